@@ -1,0 +1,14 @@
+//! runit's formats and rules with no I/O: everything here is pure data and
+//! decisions, so it is unit-tested without processes, files or clocks.
+//!
+//! What lives here: the TAI64N stamp ([`tai64n`]), the 20-byte status record
+//! and the `stat` line ([`status`]), the control bytes ([`control`]), the
+//! names inside a service directory ([`layout`]) and the supervisor's state
+//! machine ([`supervise`]). What does not: any syscall (see `runit-sys`).
+#![forbid(unsafe_code)]
+
+pub mod control;
+pub mod layout;
+pub mod status;
+pub mod supervise;
+pub mod tai64n;

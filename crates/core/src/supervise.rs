@@ -1,0 +1,652 @@
+//! The runsv state machine: one supervisor holding the main service and an
+//! optional log service, driven by events, acting through [`Effects`].
+//!
+//! Owns every decision runsv makes (what a control byte does in each state,
+//! when `./run`, `./finish` and `control/X` scripts start, the restart
+//! throttle, the exit logic, runit's `k` and pid-file quirks). It owns no
+//! I/O: the program feeds it [`Event`]s from its poll loop and carries out
+//! the effects, so every transition is unit-tested with a recording fake.
+//!
+//! Where runit blocks (the one-second throttle, the five-second fork retry,
+//! waiting for a `control/X` script), this machine records a deadline or a
+//! pending step instead and keeps answering events. A control script only
+//! holds up *its own* service's later commands and exit handling, which
+//! keeps runit's ordering for that service.
+
+use crate::control::Command;
+use crate::layout::Which;
+use crate::status::{stat_line, State, StatLine, Status, Want};
+use crate::tai64n::Tai64n;
+
+/// How long a service must have run for an immediate restart (runit: 1 s).
+pub const THROTTLE_MS: u64 = 1000;
+/// Back-off after a failed fork (runit: 5 s).
+pub const FORK_RETRY_MS: u64 = 5000;
+
+/// Signals the machine sends; the program maps them to numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    Term,
+    Kill,
+    Stop,
+    Cont,
+    Hup,
+    Alrm,
+    Int,
+    Quit,
+    Usr1,
+    Usr2,
+}
+
+/// What to exec for the main or log service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Program {
+    /// `./run` (in `log/` for the log service).
+    Run,
+    /// `./finish A1 A2`: exit code or -1, and the low byte of the wait status.
+    Finish { code: i32, low: i32 },
+}
+
+/// The two arguments runit passes to `./finish` for a raw wait status.
+pub fn finish_args(wait_status: i32) -> (i32, i32) {
+    let exited = wait_status & 0x7f == 0;
+    let code = if exited { (wait_status >> 8) & 0xff } else { -1 };
+    (code, wait_status & 0xff)
+}
+
+/// runit's "handled" test for a control script: exit code 0, which includes
+/// death by a signal (its exit-code byte is 0).
+pub fn script_handled(wait_status: i32) -> bool {
+    (wait_status >> 8) & 0xff == 0
+}
+
+/// Everything the machine asks of the outside world.
+pub trait Effects {
+    /// Wall-clock stamp for the status file and a monotonic clock in ms.
+    fn now(&mut self) -> (Tai64n, u64);
+    /// Forks and execs; `None` if the fork failed (the effect has warned).
+    fn spawn(&mut self, which: Which, program: Program) -> Option<u32>;
+    /// Sends a signal to one pid (never 0).
+    fn signal(&mut self, pid: u32, sig: Signal);
+    /// Starts `control/<letter>` if it is an owner-executable file;
+    /// `None` if absent or it could not be started (not handled).
+    fn run_script(&mut self, letter: u8) -> Option<u32>;
+    /// Can `finish` be opened for reading?
+    fn finish_readable(&mut self) -> bool;
+    /// Writes `pid` (only when `pid_file` is `Some`: the pid to write, 0 for
+    /// an empty file), then `stat`, then `status`.
+    fn publish(&mut self, which: Which, status: &Status, stat: &StatLine, pid_file: Option<u32>);
+    /// Closes runsv's copies of both ends of the log pipe.
+    fn close_log_pipe(&mut self);
+}
+
+/// Inputs to the machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A byte read from `supervise/control` or `log/supervise/control`.
+    Control(Which, u8),
+    /// A child was reaped with this raw wait status.
+    Reaped(u32, i32),
+    /// runsv got SIGTERM: same as `x` to the main service.
+    Terminate,
+    /// Time passed; deadlines may have expired.
+    Tick,
+}
+
+/// One deferred piece of work for a service, run in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    /// Run `control/<c>`; its verdict feeds the next `*UnlessHandled`.
+    Script(u8),
+    /// Send the signal unless the last script handled the command.
+    SignalUnlessHandled(Signal),
+    /// Stop step 1: TERM and the got-TERM flag unless control/t handled it.
+    TermUnlessHandled,
+    /// Send a signal to the current process, if any.
+    Signal(Signal),
+    /// `p`/`c`: set or clear the paused flag and publish.
+    SetPaused(bool),
+    /// `k`: force state down without publishing.
+    ForceDown,
+    /// Fork `./run` or `./finish` (by state), retrying after a failed fork.
+    Fork,
+}
+
+const QUEUE: usize = 12;
+
+/// A small fixed ring of steps (no allocation in the supervisor).
+#[derive(Clone, Copy, Debug)]
+struct Steps {
+    buf: [Option<Step>; QUEUE],
+    head: usize,
+    len: usize,
+}
+
+impl Steps {
+    const fn new() -> Steps {
+        Steps { buf: [None; QUEUE], head: 0, len: 0 }
+    }
+    fn front(&self) -> Option<Step> {
+        if self.len == 0 {
+            return None;
+        }
+        self.buf.get(self.head).copied().flatten()
+    }
+    fn pop(&mut self) {
+        if self.len > 0 {
+            if let Some(slot) = self.buf.get_mut(self.head) {
+                *slot = None;
+            }
+            self.head = (self.head + 1) % QUEUE;
+            self.len -= 1;
+        }
+    }
+    fn push(&mut self, s: Step) {
+        // A command adds at most 8 steps and commands are only taken while
+        // the queue is empty, so this never drops in practice.
+        if self.len < QUEUE {
+            if let Some(slot) = self.buf.get_mut((self.head + self.len) % QUEUE) {
+                *slot = Some(s);
+                self.len += 1;
+            }
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// One supervised service (main or log).
+#[derive(Clone, Copy, Debug)]
+pub struct Service {
+    pub which: Which,
+    pub state: State,
+    pub want: Want,
+    pub pid: u32,
+    pub paused: bool,
+    pub got_term: bool,
+    pub stamp: Tai64n,
+    /// Last raw wait status of `./run` (feeds `./finish`).
+    pub wait_status: i32,
+    /// Monotonic ms of the last start of `./run` (the throttle's basis).
+    started_ms: u64,
+    /// No start before this monotonic ms (the restart throttle).
+    throttle_until: Option<u64>,
+    /// No fork retry before this monotonic ms.
+    fork_retry_at: Option<u64>,
+    /// `u`/`o` arrived while throttled: start once the throttle ends.
+    start_pending: bool,
+    steps: Steps,
+    /// The running `control/X` script, 0 if none.
+    script_pid: u32,
+    /// Verdict of the last script.
+    handled: bool,
+    /// An exit of `pid` reaped while a script held the service.
+    deferred_exit: Option<(u32, i32)>,
+}
+
+impl Service {
+    fn new(which: Which, want: Want, stamp: Tai64n, mono: u64) -> Service {
+        Service {
+            which,
+            state: State::Down,
+            want,
+            pid: 0,
+            paused: false,
+            got_term: false,
+            stamp,
+            wait_status: 0,
+            started_ms: mono,
+            throttle_until: None,
+            fork_retry_at: None,
+            start_pending: false,
+            steps: Steps::new(),
+            script_pid: 0,
+            handled: false,
+            deferred_exit: None,
+        }
+    }
+
+    /// Busy services take no commands: a script or a step is pending.
+    pub fn busy(&self) -> bool {
+        self.script_pid != 0 || !self.steps.is_empty()
+    }
+
+    /// The pid to signal: none once its exit has been reaped.
+    fn live_pid(&self) -> u32 {
+        match self.deferred_exit {
+            Some((p, _)) if p == self.pid => 0,
+            _ => self.pid,
+        }
+    }
+
+    fn status(&self) -> Status {
+        Status {
+            stamp: self.stamp,
+            pid: self.pid,
+            paused: self.paused,
+            want: self.want.byte(),
+            got_term: self.got_term,
+            state: self.state.code(),
+        }
+    }
+
+    fn gate_open(&self, mono: u64) -> bool {
+        self.throttle_until.map_or(true, |t| mono >= t)
+    }
+
+    /// Steps that stop the running process (runit's `stopservice`).
+    fn push_stop(&mut self) {
+        if self.pid != 0 {
+            self.steps.push(Step::Script(b't'));
+            self.steps.push(Step::TermUnlessHandled);
+        }
+        match self.want {
+            Want::Down => {
+                self.steps.push(Step::Signal(Signal::Cont));
+                self.steps.push(Step::Script(b'd'));
+            }
+            Want::Exit => {
+                self.steps.push(Step::Signal(Signal::Cont));
+                self.steps.push(Step::Script(b'x'));
+            }
+            Want::Up => {}
+        }
+    }
+
+    /// Steps that start `./run` now (runit's `startservice` from down).
+    fn push_start(&mut self, mono: u64) {
+        if !self.gate_open(mono) {
+            self.start_pending = true;
+            return;
+        }
+        if self.pid != 0 {
+            // Left over by `k`: runit stops it before starting anew.
+            self.push_stop();
+        }
+        self.push_fork();
+    }
+
+    fn push_fork(&mut self) {
+        if self.state != State::Finish {
+            self.steps.push(Step::Script(b'u'));
+        }
+        self.steps.push(Step::Fork);
+    }
+
+    fn push_signal(&mut self, letter: u8, sig: Signal) {
+        self.steps.push(Step::Script(letter));
+        self.steps.push(Step::SignalUnlessHandled(sig));
+    }
+}
+
+/// What the program must do after an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Continue,
+    /// runsv is done: exit 0.
+    Exit,
+}
+
+/// runsv's whole state: the main service, the optional log service, and
+/// the shared "pid changed" flag (runit's quirk, see [`Supervisor::publish`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Supervisor {
+    pub main: Service,
+    pub log: Option<Service>,
+    pid_changed: bool,
+}
+
+impl Supervisor {
+    /// The initial state; `main_down`/`log_down` say whether `down` files exist.
+    /// `log_down` is `None` without a log service.
+    pub fn new(main_down: bool, log_down: Option<bool>, stamp: Tai64n, mono: u64) -> Supervisor {
+        let want = |down: bool| if down { Want::Down } else { Want::Up };
+        Supervisor {
+            main: Service::new(Which::Main, want(main_down), stamp, mono),
+            log: log_down.map(|d| Service::new(Which::Log, want(d), stamp, mono)),
+            pid_changed: true,
+        }
+    }
+
+    /// Writes one service's status files (runsv's start-up steps 9 and 10).
+    pub fn publish_status(&mut self, which: Which, fx: &mut impl Effects) {
+        self.publish(which, fx);
+    }
+
+    fn svc(&mut self, which: Which) -> Option<&mut Service> {
+        match which {
+            Which::Main => Some(&mut self.main),
+            Which::Log => self.log.as_mut(),
+        }
+    }
+
+    /// runit's `update_status`: the pid file only when a pid changed since
+    /// the last write of *either* service (one shared flag), then stat and
+    /// status.
+    fn publish(&mut self, which: Which, fx: &mut impl Effects) {
+        let changed = core::mem::replace(&mut self.pid_changed, false);
+        if let Some(s) = self.svc(which) {
+            let status = s.status();
+            let stat = stat_line(s.state, s.paused, s.got_term, s.want);
+            let pid = if changed { Some(s.pid) } else { None };
+            fx.publish(which, &status, &stat, pid);
+        }
+    }
+
+    /// Should the program read the next byte from this service's FIFO?
+    pub fn accepts_control(&self, which: Which) -> bool {
+        match which {
+            Which::Main => !self.main.busy(),
+            Which::Log => self.log.is_some_and(|l| !l.busy()),
+        }
+    }
+
+    /// The earliest monotonic ms at which a [`Event::Tick`] has work to do.
+    pub fn next_deadline(&self) -> Option<u64> {
+        let mut best: Option<u64> = None;
+        let mut consider = |t: Option<u64>| {
+            if let Some(t) = t {
+                best = Some(best.map_or(t, |b: u64| b.min(t)));
+            }
+        };
+        for s in core::iter::once(&self.main).chain(self.log.iter()) {
+            consider(s.throttle_until);
+            if s.steps.front() == Some(Step::Fork) {
+                consider(s.fork_retry_at);
+            }
+        }
+        best
+    }
+
+    /// Feeds one event, then starts whatever is due; says whether to exit.
+    pub fn handle(&mut self, ev: Event, fx: &mut impl Effects) -> Outcome {
+        match ev {
+            Event::Control(which, byte) => {
+                if let Some(cmd) = Command::from_byte(byte) {
+                    self.command(which, cmd, fx);
+                }
+            }
+            Event::Terminate => self.command(Which::Main, Command::Exit, fx),
+            Event::Reaped(pid, ws) => self.reaped(pid, ws, fx),
+            Event::Tick => {}
+        }
+        self.pump(fx)
+    }
+
+    fn command(&mut self, which: Which, cmd: Command, fx: &mut impl Effects) {
+        let (_, mono) = fx.now();
+        let Some(s) = self.svc(which) else { return };
+        let running = s.state == State::Run;
+        let publish = match cmd {
+            Command::Up => {
+                s.want = Want::Up;
+                if s.state == State::Down {
+                    s.push_start(mono);
+                }
+                true
+            }
+            Command::Once => {
+                s.want = Want::Down;
+                if s.state == State::Down {
+                    s.push_start(mono);
+                }
+                true
+            }
+            Command::Down => {
+                s.want = Want::Down;
+                s.start_pending = false;
+                if running {
+                    s.push_stop();
+                }
+                true
+            }
+            Command::Exit => {
+                if which == Which::Log {
+                    return;
+                }
+                s.want = Want::Exit;
+                s.start_pending = false;
+                if running {
+                    s.push_stop();
+                }
+                true
+            }
+            Command::Term => {
+                if running {
+                    s.push_stop();
+                }
+                false
+            }
+            Command::Kill => {
+                if running {
+                    s.push_signal(b'k', Signal::Kill);
+                }
+                s.steps.push(Step::ForceDown);
+                false
+            }
+            Command::Pause => {
+                if running {
+                    s.push_signal(b'p', Signal::Stop);
+                }
+                s.steps.push(Step::SetPaused(true));
+                false
+            }
+            Command::Cont => {
+                if running {
+                    s.push_signal(b'c', Signal::Cont);
+                }
+                s.steps.push(Step::SetPaused(false));
+                false
+            }
+            Command::Hup | Command::Alarm | Command::Interrupt | Command::Quit
+            | Command::Usr1 | Command::Usr2 => {
+                if running {
+                    let sig = match cmd {
+                        Command::Hup => Signal::Hup,
+                        Command::Alarm => Signal::Alrm,
+                        Command::Interrupt => Signal::Int,
+                        Command::Quit => Signal::Quit,
+                        Command::Usr1 => Signal::Usr1,
+                        _ => Signal::Usr2,
+                    };
+                    s.push_signal(cmd.byte(), sig);
+                }
+                false
+            }
+        };
+        if publish {
+            // runit writes the new want before acting on it; the queued
+            // steps run afterwards, in `pump`.
+            self.publish(which, fx);
+        }
+    }
+
+    fn reaped(&mut self, pid: u32, ws: i32, fx: &mut impl Effects) {
+        if pid == 0 {
+            return;
+        }
+        for which in [Which::Main, Which::Log] {
+            let Some(s) = self.svc(which) else { continue };
+            if s.script_pid == pid {
+                s.script_pid = 0;
+                s.handled = script_handled(ws);
+                return;
+            }
+            if s.pid == pid {
+                if s.busy() {
+                    s.deferred_exit = Some((pid, ws));
+                } else {
+                    self.exited(which, ws, fx);
+                }
+                return;
+            }
+        }
+    }
+
+    /// The current process of a service ended (runit's reap branch).
+    fn exited(&mut self, which: Which, ws: i32, fx: &mut impl Effects) {
+        let finish = which == Which::Main
+            && self.main.state != State::Finish
+            && fx.finish_readable();
+        let (stamp, mono) = fx.now();
+        self.pid_changed = true;
+        let Some(s) = self.svc(which) else { return };
+        s.pid = 0;
+        s.wait_status = ws;
+        s.got_term = false;
+        if finish {
+            s.state = State::Finish;
+        } else {
+            s.state = State::Down;
+            s.stamp = stamp;
+            if mono < s.started_ms.saturating_add(THROTTLE_MS) {
+                // runit sleeps one full second here; we keep a deadline.
+                s.throttle_until = Some(mono.saturating_add(THROTTLE_MS));
+            }
+        }
+        self.publish(which, fx);
+    }
+
+    /// Runs due steps and starts, then applies the exit logic.
+    fn pump(&mut self, fx: &mut impl Effects) -> Outcome {
+        // A bounded number of rounds: each round either makes progress or stops.
+        for _ in 0..64 {
+            let mut progressed = false;
+            for which in [Which::Log, Which::Main] {
+                progressed |= self.advance(which, fx);
+            }
+            if !progressed {
+                break;
+            }
+        }
+        self.exit_logic(fx)
+    }
+
+    /// One unit of progress for a service; `true` if anything happened.
+    fn advance(&mut self, which: Which, fx: &mut impl Effects) -> bool {
+        let (_, mono) = fx.now();
+        let Some(s) = self.svc(which) else { return false };
+        if s.script_pid != 0 {
+            return false;
+        }
+        if let Some(step) = s.steps.front() {
+            return self.step(which, step, mono, fx);
+        }
+        // Idle: a deferred exit, an expired throttle, or a due start.
+        if let Some((pid, ws)) = s.deferred_exit.take() {
+            if pid == s.pid {
+                self.exited(which, ws, fx);
+            }
+            return true;
+        }
+        if s.throttle_until.is_some_and(|t| mono >= t) {
+            s.throttle_until = None;
+        }
+        if !s.gate_open(mono) || s.pid != 0 {
+            return false;
+        }
+        let due = s.want == Want::Up || s.state == State::Finish || s.start_pending;
+        if !due {
+            return false;
+        }
+        s.start_pending = false;
+        s.push_fork();
+        true
+    }
+
+    fn step(&mut self, which: Which, step: Step, mono: u64, fx: &mut impl Effects) -> bool {
+        let Some(s) = self.svc(which) else { return false };
+        match step {
+            Step::Script(letter) => {
+                s.steps.pop();
+                s.handled = false;
+                if which == Which::Main {
+                    if let Some(pid) = fx.run_script(letter) {
+                        s.script_pid = pid;
+                    }
+                }
+            }
+            Step::SignalUnlessHandled(sig) => {
+                s.steps.pop();
+                let pid = s.live_pid();
+                if !s.handled && pid != 0 {
+                    fx.signal(pid, sig);
+                }
+            }
+            Step::TermUnlessHandled => {
+                s.steps.pop();
+                let pid = s.live_pid();
+                if !s.handled && pid != 0 {
+                    fx.signal(pid, Signal::Term);
+                    s.got_term = true;
+                    self.publish(which, fx);
+                }
+            }
+            Step::Signal(sig) => {
+                s.steps.pop();
+                let pid = s.live_pid();
+                if pid != 0 {
+                    fx.signal(pid, sig);
+                }
+            }
+            Step::SetPaused(p) => {
+                s.steps.pop();
+                s.paused = p;
+                self.publish(which, fx);
+            }
+            Step::ForceDown => {
+                s.steps.pop();
+                s.state = State::Down;
+            }
+            Step::Fork => {
+                if s.fork_retry_at.is_some_and(|t| mono < t) {
+                    return false;
+                }
+                let program = if s.state == State::Finish {
+                    let (code, low) = finish_args(s.wait_status);
+                    Program::Finish { code, low }
+                } else {
+                    Program::Run
+                };
+                let Some(pid) = fx.spawn(which, program) else {
+                    s.fork_retry_at = Some(mono.saturating_add(FORK_RETRY_MS));
+                    return false;
+                };
+                s.steps.pop();
+                s.fork_retry_at = None;
+                if s.state != State::Finish {
+                    let (stamp, mono) = fx.now();
+                    s.stamp = stamp;
+                    s.started_ms = mono;
+                    s.state = State::Run;
+                }
+                s.pid = pid;
+                s.paused = false;
+                s.got_term = false;
+                self.pid_changed = true;
+                self.publish(which, fx);
+            }
+        }
+        true
+    }
+
+    /// runit's exit check: want exit and down ends runsv once the log
+    /// service has no process; the log service is told through EOF.
+    fn exit_logic(&mut self, fx: &mut impl Effects) -> Outcome {
+        let m = &self.main;
+        if m.want != Want::Exit || m.state != State::Down || m.busy() {
+            return Outcome::Continue;
+        }
+        let Some(log) = self.log.as_mut() else { return Outcome::Exit };
+        if log.pid == 0 && !log.busy() {
+            return Outcome::Exit;
+        }
+        if log.want != Want::Exit {
+            log.want = Want::Exit;
+            self.publish(Which::Log, fx);
+            fx.close_log_pipe();
+        }
+        Outcome::Continue
+    }
+}

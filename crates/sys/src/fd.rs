@@ -1,0 +1,72 @@
+//! Owned file descriptors. Everything this crate opens is close-on-exec;
+//! children get only what a spawn plan moves onto fds 0, 1 and 2.
+
+use crate::errno::{cvt, cvt_retry, Errno};
+use std::ffi::CStr;
+use std::os::fd::RawFd;
+
+/// A descriptor closed on drop.
+#[derive(Debug)]
+pub struct Fd(RawFd);
+
+impl Fd {
+    /// Takes ownership of a raw descriptor.
+    pub fn from_raw(fd: RawFd) -> Fd {
+        Fd(fd)
+    }
+
+    pub fn raw(&self) -> RawFd {
+        self.0
+    }
+
+    /// Opens `path` with `flags | O_CLOEXEC`, creating with `mode`.
+    pub fn open(path: &CStr, flags: i32, mode: u32) -> Result<Fd, Errno> {
+        // SAFETY: path is a valid NUL-terminated string for the call.
+        let fd = cvt_retry(|| unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, mode) })?;
+        Ok(Fd(fd))
+    }
+
+    /// One `read(2)`, retried on EINTR.
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        // SAFETY: buf is valid writable memory of buf.len() bytes.
+        let n = cvt_retry(|| unsafe { libc::read(self.0, buf.as_mut_ptr().cast(), buf.len()) })?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// One `write(2)`, retried on EINTR.
+    pub fn write(&self, buf: &[u8]) -> Result<usize, Errno> {
+        write_raw(self.0, buf)
+    }
+
+    /// Closes now, reporting the error (drop ignores it).
+    pub fn close(self) -> Result<(), Errno> {
+        let fd = self.0;
+        core::mem::forget(self);
+        // SAFETY: we own fd and it is not used after this.
+        cvt(unsafe { libc::close(fd) }).map(|_| ())
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        // SAFETY: we own the descriptor; errors on close are not actionable here.
+        unsafe { libc::close(self.0) };
+    }
+}
+
+/// One `write(2)` on a raw descriptor, retried on EINTR.
+pub fn write_raw(fd: RawFd, buf: &[u8]) -> Result<usize, Errno> {
+    // SAFETY: buf is valid readable memory of buf.len() bytes.
+    let n = cvt_retry(|| unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) })?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// A close-on-exec pipe: (read end, write end). `nonblock` applies to both.
+pub fn pipe(nonblock: bool) -> Result<(Fd, Fd), Errno> {
+    let mut fds = [0 as RawFd; 2];
+    let flags = libc::O_CLOEXEC | if nonblock { libc::O_NONBLOCK } else { 0 };
+    // SAFETY: fds has room for the two descriptors pipe2 writes.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), flags) })?;
+    let [r, w] = fds;
+    Ok((Fd(r), Fd(w)))
+}

@@ -1,0 +1,106 @@
+//! Paths: directories, FIFOs, symlinks and file types, with runit's
+//! semantics (modes go through the umask; EINTR is retried).
+
+use crate::errno::{cvt, cvt_retry, Errno};
+use crate::fd::Fd;
+use std::ffi::CStr;
+
+/// The kind of file at a path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Dir,
+    Fifo,
+    File,
+    Other,
+}
+
+/// What `stat(2)` tells us that runit looks at.
+#[derive(Clone, Copy, Debug)]
+pub struct Meta {
+    pub kind: Kind,
+    pub mode: u32,
+    pub dev: u64,
+    pub ino: u64,
+}
+
+fn meta(st: &libc::stat) -> Meta {
+    let kind = match st.st_mode & libc::S_IFMT {
+        libc::S_IFDIR => Kind::Dir,
+        libc::S_IFIFO => Kind::Fifo,
+        libc::S_IFREG => Kind::File,
+        _ => Kind::Other,
+    };
+    Meta { kind, mode: st.st_mode, dev: st.st_dev, ino: st.st_ino }
+}
+
+/// `stat(2)`, following symlinks.
+pub fn stat(path: &CStr) -> Result<Meta, Errno> {
+    // SAFETY: an all-zero stat is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: path is NUL-terminated, st is valid writable memory.
+    cvt_retry(|| unsafe { libc::stat(path.as_ptr(), &mut st) })?;
+    Ok(meta(&st))
+}
+
+/// `mkdir(2)` with `mode` (through the umask).
+pub fn mkdir(path: &CStr, mode: u32) -> Result<(), Errno> {
+    // SAFETY: path is NUL-terminated.
+    cvt(unsafe { libc::mkdir(path.as_ptr(), mode) }).map(|_| ())
+}
+
+/// `mkfifo(3)` with `mode` (through the umask).
+pub fn mkfifo(path: &CStr, mode: u32) -> Result<(), Errno> {
+    // SAFETY: path is NUL-terminated.
+    cvt(unsafe { libc::mkfifo(path.as_ptr(), mode) }).map(|_| ())
+}
+
+/// `readlink(2)` into `buf`; returns the length (may equal `buf.len()` when truncated).
+pub fn readlink(path: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: path is NUL-terminated; buf is valid for buf.len() bytes.
+    let n = cvt(unsafe { libc::readlink(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) })?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// `chdir(2)`.
+pub fn chdir(path: &CStr) -> Result<(), Errno> {
+    // SAFETY: path is NUL-terminated.
+    cvt(unsafe { libc::chdir(path.as_ptr()) }).map(|_| ())
+}
+
+/// `fchdir(2)`.
+pub fn fchdir(dir: &Fd) -> Result<(), Errno> {
+    // SAFETY: plain syscall on a descriptor we own.
+    cvt(unsafe { libc::fchdir(dir.raw()) }).map(|_| ())
+}
+
+/// Opens the current directory (to come back to it with [`fchdir`]).
+pub fn open_cwd() -> Result<Fd, Errno> {
+    Fd::open(c".", libc::O_RDONLY | libc::O_DIRECTORY, 0)
+}
+
+/// Can `path` be opened for reading? (runit's test for `finish`.)
+pub fn readable(path: &CStr) -> bool {
+    Fd::open(path, libc::O_RDONLY | libc::O_NONBLOCK, 0).is_ok()
+}
+
+/// `rename(2)`.
+pub fn rename(from: &CStr, to: &CStr) -> Result<(), Errno> {
+    // SAFETY: both paths are NUL-terminated.
+    cvt(unsafe { libc::rename(from.as_ptr(), to.as_ptr()) }).map(|_| ())
+}
+
+/// `unlink(2)`.
+pub fn unlink(path: &CStr) -> Result<(), Errno> {
+    // SAFETY: path is NUL-terminated.
+    cvt(unsafe { libc::unlink(path.as_ptr()) }).map(|_| ())
+}
+
+/// The process umask (read by setting and restoring it).
+pub fn umask() -> u32 {
+    // SAFETY: umask cannot fail; we restore the value at once.
+    unsafe {
+        let m = libc::umask(0o022);
+        libc::umask(m);
+        m
+    }
+}

@@ -1,0 +1,33 @@
+//! The OS behind one door: every syscall runit-rs makes goes through here,
+//! and this is the only crate with `unsafe` (each block says why it holds).
+//!
+//! Owns: runit's errno texts and errors that carry operation and path
+//! ([`errno`]), owned descriptors ([`fd`]), files, FIFOs and directories
+//! ([`fs`]), flock locks ([`lock`]), atomic status writes ([`atomic`]),
+//! clocks ([`clock`]), the self-pipe + poll event loop with signals
+//! ([`event`]), fork/exec from a plan prepared before the fork and reaping
+//! ([`process`]), and single-write diagnostics ([`msg`]). Does not own any
+//! program's decisions.
+
+pub mod atomic;
+pub mod clock;
+pub mod errno;
+pub mod event;
+pub mod fd;
+pub mod fs;
+pub mod lock;
+pub mod msg;
+pub mod process;
+
+pub use errno::{Errno, SysError};
+pub use fd::Fd;
+
+/// The OS constants programs name (signal numbers, errno values, open
+/// flags, mode bits); programs never call libc themselves.
+pub mod c {
+    pub use libc::{
+        EINVAL, ENOENT, ENXIO, EAGAIN, O_NONBLOCK, O_RDONLY, O_WRONLY, SIGALRM, SIGCHLD,
+        SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGSTOP, SIGTERM, SIGUSR1, SIGUSR2,
+        S_IXUSR,
+    };
+}

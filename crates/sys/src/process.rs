@@ -1,0 +1,143 @@
+//! Processes: fork/exec from a plan prepared before the fork, signals and
+//! reaping. Between fork and exec the child only makes async-signal-safe
+//! calls (sigaction, dup2, chdir, execve, write, _exit) and touches no heap.
+
+use crate::errno::{cvt, Errno};
+use crate::msg::Msg;
+use std::ffi::{c_char, CStr};
+use std::os::fd::RawFd;
+
+/// Everything a child needs, built before `fork`.
+pub struct SpawnPlan<'a> {
+    /// The program path passed to `execve`.
+    pub path: &'a CStr,
+    /// NUL-pointer-terminated argv.
+    pub argv: &'a [*const c_char],
+    /// Directory to change into first.
+    pub chdir: Option<&'a CStr>,
+    /// Descriptor to put on stdin / stdout.
+    pub stdin: Option<RawFd>,
+    pub stdout: Option<RawFd>,
+    /// Signals to set back to their default action.
+    pub reset_signals: &'a [i32],
+    /// Child-side messages (without `: ERR`), written on failure before `_exit(111)`.
+    pub on_chdir_fail: &'a [u8],
+    pub on_dup_fail: &'a [u8],
+    pub on_exec_fail: &'a [u8],
+    /// If a dup fails, warn and go on instead of exiting (control scripts).
+    pub dup_fail_is_warning: bool,
+}
+
+extern "C" {
+    static environ: *const *const c_char;
+}
+
+fn child_fail(msg: &[u8], e: Errno) -> ! {
+    Msg::new().b(msg).err(e).line();
+    // SAFETY: _exit is async-signal-safe and never returns.
+    unsafe { libc::_exit(111) }
+}
+
+/// Forks and execs `plan`; returns the child's pid.
+pub fn spawn(plan: &SpawnPlan<'_>) -> Result<u32, Errno> {
+    // SAFETY: the process is single-threaded; the child below only makes
+    // async-signal-safe calls on memory prepared before the fork.
+    let pid = unsafe { libc::fork() };
+    if pid == -1 {
+        return Err(Errno::last());
+    }
+    if pid == 0 {
+        // SAFETY (whole block): async-signal-safe calls on prepared data.
+        unsafe {
+            for &sig in plan.reset_signals {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            if let Some(fd) = plan.stdin {
+                if libc::dup2(fd, 0) == -1 {
+                    child_fail(plan.on_dup_fail, Errno::last());
+                }
+            }
+            if let Some(fd) = plan.stdout {
+                if libc::dup2(fd, 1) == -1 {
+                    let e = Errno::last();
+                    if plan.dup_fail_is_warning {
+                        Msg::new().b(plan.on_dup_fail).err(e).line();
+                    } else {
+                        child_fail(plan.on_dup_fail, e);
+                    }
+                }
+            }
+            if let Some(dir) = plan.chdir {
+                if libc::chdir(dir.as_ptr()) == -1 {
+                    child_fail(plan.on_chdir_fail, Errno::last());
+                }
+            }
+            libc::execve(plan.path.as_ptr(), plan.argv.as_ptr(), environ);
+            child_fail(plan.on_exec_fail, Errno::last());
+        }
+    }
+    Ok(u32::try_from(pid).unwrap_or(0))
+}
+
+/// Reaps one exited child without blocking: `Some((pid, raw_status))`.
+pub fn reap_one() -> Option<(u32, i32)> {
+    let mut status = 0;
+    // SAFETY: status is valid writable memory.
+    let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+    if pid <= 0 {
+        return None;
+    }
+    Some((u32::try_from(pid).unwrap_or(0), status))
+}
+
+/// Sends `sig` to the single process `pid` (never to a group: 0 is refused).
+pub fn kill(pid: u32, sig: i32) -> Result<(), Errno> {
+    let Ok(p) = libc::pid_t::try_from(pid) else { return Err(Errno(libc::ESRCH)) };
+    if p <= 0 {
+        return Err(Errno(libc::ESRCH));
+    }
+    // SAFETY: plain syscall.
+    cvt(unsafe { libc::kill(p, sig) }).map(|_| ())
+}
+
+/// The arguments of a program started through a C `main`.
+pub struct Args {
+    argc: usize,
+    argv: *const *const c_char,
+}
+
+impl Args {
+    /// Wraps the `argc`/`argv` the C runtime passed to `main`.
+    ///
+    /// # Safety
+    /// `argv` must point to `argc` valid NUL-terminated strings that live
+    /// for the whole program (as the C runtime guarantees for `main`).
+    pub unsafe fn from_main(argc: i32, argv: *const *const c_char) -> Args {
+        Args { argc: usize::try_from(argc).unwrap_or(0), argv }
+    }
+
+    pub fn len(&self) -> usize {
+        self.argc
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.argc == 0
+    }
+
+    /// Argument `i` as a C string, or `None` past the end.
+    pub fn get(&self, i: usize) -> Option<&'static CStr> {
+        if i >= self.argc || self.argv.is_null() {
+            return None;
+        }
+        // SAFETY: i < argc and argv holds argc valid strings for the
+        // program's lifetime (contract of from_main).
+        unsafe {
+            let p = *self.argv.add(i);
+            if p.is_null() {
+                None
+            } else {
+                Some(CStr::from_ptr(p))
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! `runsv`: supervises one service and its log service.
+#![no_main]
+
+#[no_mangle]
+pub extern "C" fn main(argc: i32, argv: *const *const std::ffi::c_char) -> i32 {
+    // SAFETY: the C runtime passes main a valid argv of argc strings.
+    runit_rs::programs::runsv::main(unsafe { runit_sys::process::Args::from_main(argc, argv) })
+}

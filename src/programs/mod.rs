@@ -1,0 +1,3 @@
+//! One module per program of the suite.
+
+pub mod runsv;

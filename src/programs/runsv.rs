@@ -1,0 +1,581 @@
+//! runsv: supervises one service (and its log service) and exposes it
+//! through `supervise/` (SPEC §6).
+//!
+//! Reads top to bottom: usage, start-up in runit's order (self-pipe, chdir,
+//! log check and pipe, `supervise/` and its locks, FIFOs, first status),
+//! then the poll loop. The decisions live in `runit_core::supervise`; this
+//! file turns them into processes and files and words every message the
+//! way runit does. Nothing here sleeps: the restart throttle and the fork
+//! back-off are deadlines, control scripts are children of the loop.
+
+use runit_core::layout::{self, Which};
+use runit_core::status::{StatLine, Status};
+use runit_core::supervise::{Effects, Event, Outcome, Program, Signal, Supervisor};
+use runit_core::tai64n::Tai64n;
+use runit_sys::atomic::{write_atomic, AtomicError};
+use runit_sys::event::{self, SelfPipe, Watch};
+use runit_sys::fs::{self, Kind};
+use runit_sys::msg::{fmt_i64, Msg};
+use runit_sys::process::{self, Args, SpawnPlan};
+use runit_sys::{c, clock, lock, Errno, Fd};
+use std::ffi::{c_char, CStr, CString};
+
+const EXIT_USAGE: i32 = 1;
+const EXIT_FATAL: i32 = 111;
+
+/// `runsv dir`.
+pub fn main(args: Args) -> i32 {
+    let argv0 = args.get(0).map_or(&b"runsv"[..], CStr::to_bytes);
+    let (Some(dir), 2) = (args.get(1), args.len()) else {
+        Msg::new().s("usage: ").b(argv0).s(" dir\n").line();
+        return EXIT_USAGE;
+    };
+    let prefix = Prefix::new(dir.to_bytes());
+    match Runsv::start(prefix) {
+        Ok(mut r) => r.run(),
+        Err(code) => code,
+    }
+}
+
+/// `runsv DIR: ` and the message shapes built on it.
+struct Prefix {
+    text: Vec<u8>,
+    dir: Vec<u8>,
+}
+
+impl Prefix {
+    fn new(dir: &[u8]) -> Prefix {
+        let mut text = b"runsv ".to_vec();
+        text.extend_from_slice(dir);
+        text.extend_from_slice(b": ");
+        Prefix { text, dir: dir.to_vec() }
+    }
+
+    fn fatal(&self, what: &str, e: Option<Errno>) -> i32 {
+        let m = Msg::new().b(&self.text).s("fatal: ").s(what);
+        match e {
+            Some(e) => m.err(e).line(),
+            None => m.line(),
+        }
+        EXIT_FATAL
+    }
+
+    fn warn(&self) -> Msg {
+        Msg::new().b(&self.text).s("warning: ")
+    }
+
+    /// `runsv DIR: fatal: WHAT` for a forked child (ERR is added there).
+    fn child_msg(&self, what: &str) -> Vec<u8> {
+        let mut v = self.text.clone();
+        v.extend_from_slice(b"fatal: ");
+        v.extend_from_slice(what.as_bytes());
+        v
+    }
+}
+
+/// Prebuilt spawn data for one program (argv and failure messages).
+struct Prepared {
+    path: &'static CStr,
+    chdir: Option<&'static CStr>,
+    on_chdir_fail: Vec<u8>,
+    on_dup_fail: Vec<u8>,
+    on_exec_fail: Vec<u8>,
+}
+
+struct Runsv {
+    p: Prefix,
+    selfpipe: SelfPipe,
+    control: Fd,
+    _control_w: Fd,
+    log_control: Option<(Fd, Fd)>,
+    _lock: Fd,
+    _log_lock: Option<Fd>,
+    _ok: Fd,
+    _log_ok: Option<Fd>,
+    io: Io,
+    sup: Supervisor,
+}
+
+/// The effects half: spawns, signals, status files.
+struct Io {
+    p_text: Vec<u8>,
+    logpipe: Option<(Fd, Fd)>,
+    run: Prepared,
+    finish: Prepared,
+    log_run: Prepared,
+    control: Prepared,
+}
+
+const SIG_HANDLED: [i32; 2] = [c::SIGCHLD, c::SIGTERM];
+
+impl Runsv {
+    fn start(p: Prefix) -> Result<Runsv, i32> {
+        let selfpipe =
+            SelfPipe::new(&SIG_HANDLED).map_err(|e| p.fatal("unable to create selfpipe", Some(e)))?;
+        let dir = CString::new(p.dir.clone()).map_err(|_| {
+            p.fatal("unable to change to directory", Some(Errno(c::ENOENT)))
+        })?;
+        fs::chdir(&dir).map_err(|e| p.fatal("unable to change to directory", Some(e)))?;
+        let (stamp, mono) = now();
+        let main_down = fs::stat(c"down").is_ok();
+
+        let has_log = match fs::stat(c"log") {
+            Ok(m) if m.kind == Kind::Dir => true,
+            Ok(_) => {
+                p.warn().s("./log: not a directory.").line();
+                false
+            }
+            Err(Errno(c::ENOENT)) => false,
+            Err(e) => {
+                p.warn().s("unable to stat() ./log: ").err(e).line();
+                false
+            }
+        };
+        let log_down = has_log.then(|| fs::stat(c"log/down").is_ok());
+        let mut sup = Supervisor::new(main_down, log_down, stamp, mono);
+        let logpipe = if has_log {
+            Some(runit_sys::fd::pipe(false).map_err(|e| p.fatal("unable to create log pipe", Some(e)))?)
+        } else {
+            None
+        };
+
+        make_supervise(&p, c"supervise", "unable to readlink ./supervise")?;
+        let lock = lock::open_lockfile(c"supervise/lock")
+            .map_err(|e| p.fatal("unable to open supervise/lock", Some(e)))?;
+        lock::lock_exclusive_nb(&lock).map_err(|e| p.fatal("unable to lock supervise/lock", Some(e)))?;
+
+        let log_lock = if has_log {
+            let cwd = fs::open_cwd().map_err(|e| p.fatal("unable to open current directory", Some(e)))?;
+            fs::chdir(c"./log").map_err(|e| p.fatal("unable to change directory to ./log", Some(e)))?;
+            make_supervise(&p, c"supervise", "unable to readlink ./log/supervise")?;
+            fs::fchdir(&cwd).map_err(|e| p.fatal("unable to change back to service directory", Some(e)))?;
+            let l = lock::open_lockfile(c"log/supervise/lock")
+                .map_err(|e| p.fatal("unable to open log/supervise/lock", Some(e)))?;
+            lock::lock_exclusive(&l).map_err(|e| p.fatal("unable to lock log/supervise/lock", Some(e)))?;
+            Some(l)
+        } else {
+            None
+        };
+
+        let io = Io {
+            p_text: p.text.clone(),
+            logpipe,
+            run: Prepared {
+                path: c"./run",
+                chdir: None,
+                on_chdir_fail: Vec::new(),
+                on_dup_fail: p.child_msg("unable to setup filedescriptor for ./run"),
+                on_exec_fail: p.child_msg("unable to start ./run"),
+            },
+            finish: Prepared {
+                path: c"./finish",
+                chdir: None,
+                on_chdir_fail: Vec::new(),
+                on_dup_fail: p.child_msg("unable to setup filedescriptor for ./run"),
+                on_exec_fail: p.child_msg("unable to start ./finish"),
+            },
+            log_run: Prepared {
+                path: c"./run",
+                chdir: Some(c"./log"),
+                on_chdir_fail: p.child_msg("unable to change directory to ./log"),
+                on_dup_fail: p.child_msg("unable to setup filedescriptor for ./log/run"),
+                on_exec_fail: p.child_msg("unable to start log/./run"),
+            },
+            control: Prepared {
+                path: c"control/?",
+                chdir: None,
+                on_chdir_fail: Vec::new(),
+                on_dup_fail: Vec::new(),
+                on_exec_fail: p.child_msg("unable to run control/?"),
+            },
+        };
+        let mut io = io;
+
+        let (control, control_w) = open_control(&p, Which::Main)?;
+        sup.publish_status(Which::Main, &mut io);
+        let log_control = if has_log {
+            let c = open_control(&p, Which::Log)?;
+            sup.publish_status(Which::Log, &mut io);
+            Some(c)
+        } else {
+            None
+        };
+        let ok = open_ok(&p, c"supervise/ok", "unable to read supervise/ok")?;
+        let log_ok = if has_log {
+            Some(open_ok(&p, c"log/supervise/ok", "unable to read log/supervise/ok")?)
+        } else {
+            None
+        };
+
+        Ok(Runsv {
+            p,
+            selfpipe,
+            control,
+            _control_w: control_w,
+            log_control,
+            _lock: lock,
+            _log_lock: log_lock,
+            _ok: ok,
+            _log_ok: log_ok,
+            io,
+            sup,
+        })
+    }
+
+    /// The poll loop. Returns runsv's exit code.
+    fn run(&mut self) -> i32 {
+        let _ = &self.p;
+        if self.sup.handle(Event::Tick, &mut self.io) == Outcome::Exit {
+            return 0;
+        }
+        loop {
+            let main_ctl = self.sup.accepts_control(Which::Main);
+            let log_ctl = self.log_control.is_some() && self.sup.accepts_control(Which::Log);
+            let mut watches = [
+                Watch { fd: self.selfpipe.fd(), ready: false },
+                Watch { fd: if main_ctl { self.control.raw() } else { -1 }, ready: false },
+                Watch {
+                    fd: match (&self.log_control, log_ctl) {
+                        (Some((r, _)), true) => r.raw(),
+                        _ => -1,
+                    },
+                    ready: false,
+                },
+            ];
+            let timeout = self.sup.next_deadline().map(|d| d.saturating_sub(clock::mono_ms()));
+            // poll errors (EINVAL/ENOMEM) are transient at worst; the next
+            // round retries, with a short pause so it cannot spin.
+            if event::wait(&mut watches, timeout).is_err() {
+                let _ = event::wait(&mut [], Some(100));
+            }
+
+            let mut term = false;
+            self.selfpipe.drain(|sig| term |= sig == c::SIGTERM);
+            while let Some((pid, ws)) = process::reap_one() {
+                if self.sup.handle(Event::Reaped(pid, ws), &mut self.io) == Outcome::Exit {
+                    return 0;
+                }
+            }
+            // At most one byte per FIFO per round, as runit does.
+            if self.sup.accepts_control(Which::Main) {
+                if let Some(b) = read_byte(&self.control) {
+                    if self.sup.handle(Event::Control(Which::Main, b), &mut self.io) == Outcome::Exit {
+                        return 0;
+                    }
+                }
+            }
+            if let Some((r, _)) = &self.log_control {
+                if self.sup.accepts_control(Which::Log) {
+                    if let Some(b) = read_byte(r) {
+                        if self.sup.handle(Event::Control(Which::Log, b), &mut self.io) == Outcome::Exit {
+                            return 0;
+                        }
+                    }
+                }
+            }
+            if term && self.sup.handle(Event::Terminate, &mut self.io) == Outcome::Exit {
+                return 0;
+            }
+            if self.sup.handle(Event::Tick, &mut self.io) == Outcome::Exit {
+                return 0;
+            }
+        }
+    }
+}
+
+fn now() -> (Tai64n, u64) {
+    (clock::now_tai64n(), clock::mono_ms())
+}
+
+fn read_byte(fd: &Fd) -> Option<u8> {
+    let mut b = [0u8; 1];
+    match fd.read(&mut b) {
+        Ok(1) => Some(b[0]),
+        _ => None,
+    }
+}
+
+/// Step 5/7: `mkdir supervise`, or create the target of a dangling symlink.
+fn make_supervise(p: &Prefix, name: &CStr, readlink_msg: &str) -> Result<(), i32> {
+    if fs::mkdir(name, 0o700).is_ok() {
+        return Ok(());
+    }
+    let mut buf = [0u8; 256];
+    match fs::readlink(name, &mut buf) {
+        Ok(n) if n >= buf.len() => {
+            Msg::new().b(&p.text).s("fatal: ").s(readlink_msg).s(": name too long").line();
+            Err(EXIT_FATAL)
+        }
+        Ok(n) => {
+            if let Ok(target) = CString::new(buf.get(..n).unwrap_or(&[])) {
+                let _ = fs::mkdir(&target, 0o700);
+            }
+            Ok(())
+        }
+        Err(Errno(c::ENOENT)) | Err(Errno(c::EINVAL)) => Ok(()),
+        Err(e) => Err(p.fatal(readlink_msg, Some(e))),
+    }
+}
+
+/// Step 8/10: the control FIFO, opened for reading and writing.
+fn open_control(p: &Prefix, which: Which) -> Result<(Fd, Fd), i32> {
+    let (path, stat_msg, notfifo_msg, open_msg) = match which {
+        Which::Main => (
+            c"supervise/control",
+            "unable to stat supervise/control",
+            "supervise/control exists but is not a fifo",
+            "unable to open supervise/control",
+        ),
+        Which::Log => (
+            c"log/supervise/control",
+            "unable to stat log/supervise/control",
+            "log/supervise/control exists but is not a fifo",
+            "unable to open log/supervise/control",
+        ),
+    };
+    let _ = fs::mkfifo(path, 0o600);
+    let m = fs::stat(path).map_err(|e| p.fatal(stat_msg, Some(e)))?;
+    if m.kind != Kind::Fifo {
+        return Err(p.fatal(notfifo_msg, None));
+    }
+    let r = Fd::open(path, c::O_RDONLY | c::O_NONBLOCK, 0).map_err(|e| p.fatal(open_msg, Some(e)))?;
+    let w = Fd::open(path, c::O_WRONLY | c::O_NONBLOCK, 0).map_err(|e| p.fatal(open_msg, Some(e)))?;
+    Ok((r, w))
+}
+
+/// Step 11: the ok FIFO, kept open for reading (sv's liveness test).
+fn open_ok(p: &Prefix, path: &CStr, msg: &str) -> Result<Fd, i32> {
+    let _ = fs::mkfifo(path, 0o600);
+    Fd::open(path, c::O_RDONLY | c::O_NONBLOCK, 0).map_err(|e| p.fatal(msg, Some(e)))
+}
+
+fn signo(sig: Signal) -> i32 {
+    match sig {
+        Signal::Term => c::SIGTERM,
+        Signal::Kill => c::SIGKILL,
+        Signal::Stop => c::SIGSTOP,
+        Signal::Cont => c::SIGCONT,
+        Signal::Hup => c::SIGHUP,
+        Signal::Alrm => c::SIGALRM,
+        Signal::Int => c::SIGINT,
+        Signal::Quit => c::SIGQUIT,
+        Signal::Usr1 => c::SIGUSR1,
+        Signal::Usr2 => c::SIGUSR2,
+    }
+}
+
+/// Status file names for one service.
+struct Names {
+    pid_new: &'static CStr,
+    pid: &'static CStr,
+    stat_new: &'static CStr,
+    stat: &'static CStr,
+    status_new: &'static CStr,
+    status: &'static CStr,
+}
+
+fn names(which: Which) -> Names {
+    match which {
+        Which::Main => Names {
+            pid_new: c"supervise/pid.new",
+            pid: c"supervise/pid",
+            stat_new: c"supervise/stat.new",
+            stat: c"supervise/stat",
+            status_new: c"supervise/status.new",
+            status: c"supervise/status",
+        },
+        Which::Log => Names {
+            pid_new: c"log/supervise/pid.new",
+            pid: c"log/supervise/pid",
+            stat_new: c"log/supervise/stat.new",
+            stat: c"log/supervise/stat",
+            status_new: c"log/supervise/status.new",
+            status: c"log/supervise/status",
+        },
+    }
+}
+
+impl Io {
+    fn warn(&self) -> Msg {
+        Msg::new().b(&self.p_text).s("warning: ")
+    }
+
+    /// Reports a failed atomic write of `supervise/NAME` the way runit words it.
+    fn report(&self, which: Which, name: &str, e: AtomicError) {
+        let pre = which.prefix();
+        let w = self.warn();
+        match e {
+            AtomicError::Open(e) => w.s("unable to open ").s(pre).s("supervise/").s(name).s(".new").err(e),
+            AtomicError::Write(e) => w.s("unable to write ").s(pre).s("supervise/").s(name).s(".new").err(e),
+            AtomicError::PartialWrite => {
+                w.s("unable to write ").s(pre).s("supervise/").s(name).s(".new: partial write.")
+            }
+            AtomicError::Rename(e) => {
+                w.s("unable to rename ").s(name).s(".new to ").s(pre).s("supervise/").s(name).err(e)
+            }
+        }
+        .line();
+    }
+
+    fn stdout_pipe(&self) -> Option<i32> {
+        self.logpipe.as_ref().map(|(_, w)| w.raw())
+    }
+}
+
+impl Effects for Io {
+    fn now(&mut self) -> (Tai64n, u64) {
+        now()
+    }
+
+    fn spawn(&mut self, which: Which, program: Program) -> Option<u32> {
+        let mut a1 = [0u8; 25];
+        let mut a2 = [0u8; 25];
+        let (prep, stdin, stdout, args): (&Prepared, _, _, [*const c_char; 4]) = match (which, program) {
+            (Which::Log, _) => (
+                &self.log_run,
+                self.logpipe.as_ref().map(|(r, _)| r.raw()),
+                None,
+                [c"./run".as_ptr(), core::ptr::null(), core::ptr::null(), core::ptr::null()],
+            ),
+            (Which::Main, Program::Run) => (
+                &self.run,
+                None,
+                self.stdout_pipe(),
+                [c"./run".as_ptr(), core::ptr::null(), core::ptr::null(), core::ptr::null()],
+            ),
+            (Which::Main, Program::Finish { code, low }) => {
+                cstr_num(i64::from(code), &mut a1);
+                cstr_num(i64::from(low), &mut a2);
+                (
+                    &self.finish,
+                    None,
+                    self.stdout_pipe(),
+                    [c"./finish".as_ptr(), a1.as_ptr().cast(), a2.as_ptr().cast(), core::ptr::null()],
+                )
+            }
+        };
+        let plan = SpawnPlan {
+            path: prep.path,
+            argv: &args,
+            chdir: prep.chdir,
+            stdin,
+            stdout,
+            reset_signals: &SIG_HANDLED,
+            on_chdir_fail: &prep.on_chdir_fail,
+            on_dup_fail: &prep.on_dup_fail,
+            on_exec_fail: &prep.on_exec_fail,
+            dup_fail_is_warning: false,
+        };
+        match process::spawn(&plan) {
+            Ok(pid) => Some(pid),
+            Err(e) => {
+                self.warn().s("unable to fork, sleeping").err(e).line();
+                None
+            }
+        }
+    }
+
+    fn signal(&mut self, pid: u32, sig: Signal) {
+        let _ = process::kill(pid, signo(sig));
+    }
+
+    fn run_script(&mut self, letter: u8) -> Option<u32> {
+        let path_bytes = layout::control_script(letter);
+        let mut buf = [0u8; 10];
+        if let Some(dst) = buf.get_mut(..9) {
+            dst.copy_from_slice(&path_bytes);
+        }
+        let Ok(path) = CStr::from_bytes_until_nul(&buf) else { return None };
+        let name = [letter];
+        match fs::stat(path) {
+            Ok(m) if m.mode & c::S_IXUSR != 0 => {}
+            Ok(_) | Err(Errno(c::ENOENT)) => return None,
+            Err(e) => {
+                self.warn().s("unable to stat control/").b(&name).err(e).line();
+                return None;
+            }
+        }
+        let mut dup_fail = self.p_text.clone();
+        dup_fail.extend_from_slice(b"warning: unable to setup stdout for control/");
+        dup_fail.push(letter);
+        let args = [path.as_ptr(), core::ptr::null()];
+        let plan = SpawnPlan {
+            path,
+            argv: &args,
+            chdir: None,
+            stdin: None,
+            stdout: self.stdout_pipe(),
+            reset_signals: &SIG_HANDLED,
+            on_chdir_fail: &[],
+            on_dup_fail: &dup_fail,
+            on_exec_fail: &self.control.on_exec_fail,
+            dup_fail_is_warning: true,
+        };
+        match process::spawn(&plan) {
+            Ok(pid) => Some(pid),
+            Err(e) => {
+                self.warn().s("unable to fork for control/").b(&name).err(e).line();
+                None
+            }
+        }
+    }
+
+    fn finish_readable(&mut self) -> bool {
+        fs::readable(c"finish")
+    }
+
+    fn publish(&mut self, which: Which, status: &Status, stat: &StatLine, pid_file: Option<u32>) {
+        let n = names(which);
+        if let Some(pid) = pid_file {
+            let mut text = [0u8; 25];
+            let len = if pid == 0 { 0 } else { fmt_pid(pid, &mut text) };
+            if let Err(e) = write_atomic(n.pid_new, n.pid, text.get(..len).unwrap_or(&[])) {
+                self.report(which, "pid", e);
+                return;
+            }
+        }
+        if let Err(e) = write_atomic(n.stat_new, n.stat, stat.as_bytes()) {
+            self.report(which, "stat", e);
+            return;
+        }
+        if let Err(e) = write_atomic(n.status_new, n.status, &status.encode()) {
+            self.report(which, "status", e);
+        }
+    }
+
+    fn close_log_pipe(&mut self) {
+        if let Some((r, w)) = self.logpipe.take() {
+            if let Err(e) = w.close() {
+                self.warn().s("unable to close logpipe[1]").err(e).line();
+            }
+            if let Err(e) = r.close() {
+                self.warn().s("unable to close logpipe[0]").err(e).line();
+            }
+        }
+    }
+}
+
+/// Writes `n` as a NUL-terminated decimal string into `out`.
+fn cstr_num(n: i64, out: &mut [u8; 25]) {
+    let mut digits = [0u8; 24];
+    let len = fmt_i64(n, &mut digits);
+    for (o, d) in out.iter_mut().zip(digits.iter().take(len)) {
+        *o = *d;
+    }
+    if let Some(nul) = out.get_mut(len) {
+        *nul = 0;
+    }
+}
+
+/// `PID\n` into `out`; returns the length.
+fn fmt_pid(pid: u32, out: &mut [u8; 25]) -> usize {
+    let mut digits = [0u8; 24];
+    let len = fmt_i64(i64::from(pid), &mut digits);
+    for (o, d) in out.iter_mut().zip(digits.iter().take(len)) {
+        *o = *d;
+    }
+    if let Some(nl) = out.get_mut(len) {
+        *nl = b'\n';
+    }
+    len + 1
+}
