@@ -1,0 +1,1 @@
+//! Differential tests: one scenario through the reference runsv and ours.

@@ -1,0 +1,1 @@
+//! Interop: runit's sv and daemontools' svc/svstat/svok drive our runsv.

@@ -1,0 +1,9 @@
+//! The one integration-test binary: real runsv processes in temp dirs,
+//! compared with runit 2.1.2 (reference/, fetched by scripts/get-reference)
+//! and driven by runit's and daemontools' own clients.
+
+mod sandbox;
+
+mod differential;
+mod interop;
+mod runsv;

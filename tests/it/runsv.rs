@@ -1,0 +1,2 @@
+//! runsv integration tests: real processes, FIFOs and files.
+use crate::sandbox::*;

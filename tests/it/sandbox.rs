@@ -1,0 +1,299 @@
+//! Test scaffolding: temp service trees, supervised children that are
+//! killed with their whole process group on drop, waits with deadlines,
+//! and the location of the reference programs.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Our binaries (built by cargo for this test run).
+pub fn ours(name: &str) -> PathBuf {
+    match name {
+        "runsv" => PathBuf::from(env!("CARGO_BIN_EXE_runsv")),
+        other => panic!("no binary {other} in this build"),
+    }
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A reference program from Debian's runit 2.1.2 or daemontools 0.76.
+/// Without it the test is skipped, except under `CI=true`, where it fails.
+pub fn reference(pkg: &str, name: &str) -> Option<PathBuf> {
+    let p = repo().join("reference").join(pkg).join("usr/bin").join(name);
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
+        panic!("reference program {} missing under CI=true: run scripts/get-reference", p.display());
+    }
+    eprintln!("skipping: reference program {} missing (run scripts/get-reference)", p.display());
+    None
+}
+
+pub fn ref_runit(name: &str) -> Option<PathBuf> {
+    reference("runit", name)
+}
+
+pub fn ref_daemontools(name: &str) -> Option<PathBuf> {
+    reference("daemontools", name)
+}
+
+/// Polls `f` every few ms until it returns `Some`, or panics after `secs`.
+pub fn wait_for<T>(what: &str, secs: f64, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {secs}s waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Waits until `f` is true.
+pub fn wait_until(what: &str, secs: f64, mut f: impl FnMut() -> bool) {
+    wait_for(what, secs, || f().then_some(()))
+}
+
+/// Asserts `f` stays false for `secs` (used for "nothing happens" checks).
+pub fn stays_false(what: &str, secs: f64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    while Instant::now() < deadline {
+        assert!(!f(), "unexpected: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A temporary directory that holds service directories.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox { dir: tempfile::Builder::new().prefix("runit-rs-it.").tempdir().expect("tempdir") }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Creates service directory `name` with an executable `run` script.
+    pub fn service(&self, name: &str, run: &str) -> Service {
+        let dir = self.path().join(name);
+        fs::create_dir_all(&dir).expect("mkdir service");
+        let s = Service { dir };
+        s.script("run", run);
+        s
+    }
+}
+
+/// A service directory under construction or under supervision.
+#[derive(Clone)]
+pub struct Service {
+    pub dir: PathBuf,
+}
+
+impl Service {
+    /// Writes an executable script (`#!/bin/sh` is prepended) at `rel`.
+    pub fn script(&self, rel: &str, body: &str) -> &Service {
+        let p = self.dir.join(rel);
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent).expect("mkdir");
+        }
+        fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("write script");
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).expect("chmod");
+        self
+    }
+
+    pub fn file(&self, rel: &str, body: &str) -> &Service {
+        let p = self.dir.join(rel);
+        if let Some(parent) = p.parent() {
+            fs::create_dir_all(parent).expect("mkdir");
+        }
+        fs::write(p, body).expect("write file");
+        self
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        fs::read_to_string(self.dir.join(rel)).unwrap_or_default()
+    }
+
+    pub fn stat(&self) -> String {
+        self.read("supervise/stat")
+    }
+
+    pub fn log_stat(&self) -> String {
+        self.read("log/supervise/stat")
+    }
+
+    pub fn status(&self) -> Vec<u8> {
+        fs::read(self.dir.join("supervise/status")).unwrap_or_default()
+    }
+
+    /// The pid in `supervise/pid`, if any.
+    pub fn pid(&self) -> Option<u32> {
+        self.read("supervise/pid").trim().parse().ok()
+    }
+
+    pub fn log_pid(&self) -> Option<u32> {
+        self.read("log/supervise/pid").trim().parse().ok()
+    }
+
+    /// Writes command bytes to `supervise/control` (non-blocking open).
+    pub fn control(&self, bytes: &str) {
+        control_fifo(&self.dir.join("supervise/control"), bytes.as_bytes());
+    }
+
+    pub fn log_control(&self, bytes: &str) {
+        control_fifo(&self.dir.join("log/supervise/control"), bytes.as_bytes());
+    }
+
+    /// Waits until `supervise/stat` reads `want`.
+    pub fn wait_stat(&self, want: &str) {
+        wait_until(&format!("stat {want:?} in {}", self.dir.display()), 10.0, || self.stat() == want);
+    }
+
+    /// Waits until a running process with a pid other than `old` is recorded.
+    pub fn wait_new_pid(&self, old: Option<u32>) -> u32 {
+        wait_for("a new pid", 10.0, || self.pid().filter(|p| Some(*p) != old && alive(*p)))
+    }
+
+    /// Lines of a log file the scripts append to.
+    pub fn lines(&self, rel: &str) -> Vec<String> {
+        self.read(rel).lines().map(str::to_owned).collect()
+    }
+}
+
+pub fn control_fifo(path: &Path, bytes: &[u8]) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    f.write_all(bytes).expect("write control");
+}
+
+pub fn alive(pid: u32) -> bool {
+    // A zombie counts as gone.
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Err(_) => false,
+    }
+}
+
+/// The state letter of a process from /proc (R, S, T, Z, ...).
+pub fn proc_state(pid: u32) -> Option<char> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    s.rsplit(')').next()?.trim_start().chars().next()
+}
+
+/// A child process in its own process group, killed with the group on drop.
+pub struct Guarded {
+    pub child: Option<Child>,
+    pub pid: u32,
+    pub stderr_path: PathBuf,
+}
+
+impl Guarded {
+    /// Waits for exit with a deadline; returns the status.
+    pub fn wait_exit(&mut self, secs: f64) -> ExitStatus {
+        let child = self.child.as_mut().expect("child");
+        wait_for("process exit", secs, || child.try_wait().expect("try_wait"))
+    }
+
+    pub fn running(&mut self) -> bool {
+        self.child.as_mut().map(|c| c.try_wait().ok().flatten().is_none()).unwrap_or(false)
+    }
+
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    pub fn signal(&self, sig: i32) {
+        unsafe { libc::kill(self.pid as i32, sig) };
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        unsafe { libc::kill(-(self.pid as i32), libc::SIGKILL) };
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Starts `prog args...` in `cwd` as the leader of a new process group,
+/// stdin from /dev/null, stdout and stderr into `stderr_path`.
+pub fn spawn_in(cwd: &Path, prog: &Path, args: &[&str], stderr_path: PathBuf) -> Guarded {
+    let err = fs::File::create(&stderr_path).expect("stderr file");
+    let out = err.try_clone().expect("dup");
+    let child = Command::new(prog)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", prog.display()));
+    let pid = child.id();
+    Guarded { child: Some(child), pid, stderr_path }
+}
+
+/// Starts `runsv NAME` (ours or another binary) in the sandbox.
+pub fn start_runsv(bin: &Path, sb: &Sandbox, name: &str) -> Guarded {
+    let errf = sb.path().join(format!("{name}.runsv-stderr"));
+    spawn_in(sb.path(), bin, &[name], errf)
+}
+
+/// Runs a command to completion with a deadline.
+pub fn run(cwd: &Path, prog: &Path, args: &[&str]) -> Output {
+    run_env(cwd, prog, args, &[])
+}
+
+pub fn run_env(cwd: &Path, prog: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(prog);
+    cmd.args(args).current_dir(cwd).stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", prog.display()));
+    let pid = child.id();
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(30));
+        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    });
+    let out = child.wait_with_output().expect("wait");
+    drop(killer);
+    out
+}
+
+/// A run script that records every catchable signal it gets in `sigs`,
+/// records its pid in `pids`, and never exits on its own.
+pub const SIGNAL_RECORDER: &str = r#"echo $$ >> pids
+for s in HUP ALRM INT QUIT USR1 USR2 CONT; do trap "echo $s >> sigs" $s; done
+trap 'echo TERM >> sigs; exit 0' TERM
+echo started
+while :; do sleep 1 & wait $!; done"#;
