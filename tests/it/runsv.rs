@@ -1,2 +1,647 @@
-//! runsv integration tests: real processes, FIFOs and files.
+//! runsv integration tests: real processes, FIFOs and files in temp dirs,
+//! one behaviour per test.
+
 use crate::sandbox::*;
+use std::fs;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+
+fn runsv() -> std::path::PathBuf {
+    ours("runsv")
+}
+
+fn mode(p: &std::path::Path) -> u32 {
+    fs::symlink_metadata(p).expect("stat").permissions().mode() & 0o7777
+}
+
+#[test]
+fn usage_line_is_followed_by_an_empty_line_and_exit_1() {
+    let sb = Sandbox::new();
+    for args in [&[][..], &["a", "b"][..]] {
+        let out = run(sb.path(), &runsv(), args);
+        assert_eq!(out.status.code(), Some(1));
+        let want = format!("usage: {} dir\n\n", runsv().display());
+        assert_eq!(String::from_utf8_lossy(&out.stderr), want);
+    }
+}
+
+#[test]
+fn supervise_directory_has_runits_files_and_modes() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "exec sleep 1000");
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_stat("run\n");
+    let pid = svc.wait_new_pid(None);
+    let sup = svc.path("supervise");
+    assert_eq!(mode(&sup), 0o700);
+    for fifo in ["control", "ok"] {
+        let m = fs::metadata(sup.join(fifo)).expect("fifo");
+        assert!(m.file_type().is_fifo(), "{fifo} is a fifo");
+        assert_eq!(mode(&sup.join(fifo)), 0o600);
+    }
+    assert_eq!(mode(&sup.join("lock")), 0o600);
+    assert_eq!(fs::metadata(sup.join("lock")).expect("lock").len(), 0);
+    for f in ["status", "stat", "pid"] {
+        assert_eq!(mode(&sup.join(f)), 0o644, "{f}");
+    }
+    let st = svc.status();
+    assert_eq!(st.len(), 20);
+    assert_eq!(u32::from_le_bytes([st[12], st[13], st[14], st[15]]), pid);
+    assert_eq!(&st[16..20], &[0, b'u', 0, 1]);
+    assert_eq!(svc.read("supervise/pid"), format!("{pid}\n"));
+    assert!(!sup.join("status.new").exists());
+}
+
+#[test]
+fn status_stamp_is_tai64n_of_the_start_with_500_nanoseconds() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "exec sleep 1000");
+    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_stat("run\n");
+    let st = svc.status();
+    let secs = u64::from_be_bytes(st[0..8].try_into().unwrap());
+    let nanos = u32::from_be_bytes(st[8..12].try_into().unwrap());
+    let unix = secs - 0x4000_0000_0000_000A;
+    assert!(unix >= before && unix <= before + 2, "stamp {unix} vs now {before}");
+    assert_eq!(nanos % 1000, 500);
+}
+
+#[test]
+fn down_file_keeps_the_service_down_until_u() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "echo started >> starts; exec sleep 1000");
+    svc.file("down", "");
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_stat("down\n");
+    assert_eq!(svc.status()[17], b'd');
+    assert_eq!(svc.read("supervise/pid"), "");
+    stays_false("service started despite down file", 0.3, || svc.path("starts").exists());
+    svc.control("u");
+    svc.wait_stat("run\n");
+    svc.wait_new_pid(None);
+    assert_eq!(svc.status()[17], b'u');
+}
+
+#[test]
+fn d_sends_term_then_cont_and_keeps_it_down() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", SIGNAL_RECORDER);
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_stat("run\n");
+    svc.wait_new_pid(None);
+    svc.control("d");
+    svc.wait_stat("down\n");
+    assert_eq!(svc.lines("sigs"), ["TERM"]);
+    assert_eq!(svc.read("supervise/pid"), "");
+    assert_eq!(&svc.status()[16..20], &[0, b'd', 0, 0]);
+    stays_false("restarted after d", 1.3, || svc.lines("pids").len() > 1);
+}
+
+#[test]
+fn u_restarts_a_service_that_was_down() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", SIGNAL_RECORDER);
+    svc.file("down", "");
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_stat("down\n");
+    svc.control("u");
+    let p1 = svc.wait_new_pid(None);
+    svc.control("d");
+    svc.wait_stat("down\n");
+    svc.control("u");
+    let p2 = svc.wait_new_pid(Some(p1));
+    assert_ne!(p1, p2);
+    svc.wait_stat("run\n");
+}
+
+#[test]
+fn o_runs_once_and_does_not_restart() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "echo run >> starts; exec sleep 0.2");
+    svc.file("down", "");
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_stat("down\n");
+    svc.control("o");
+    wait_until("first start", 5.0, || svc.lines("starts").len() == 1);
+    svc.wait_stat("down\n");
+    stays_false("restarted after once", 1.5, || svc.lines("starts").len() > 1);
+    assert_eq!(svc.status()[17], b'd');
+}
+
+#[test]
+fn o_on_a_running_service_only_changes_want() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "echo run >> starts; exec sleep 1000");
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    let pid = svc.wait_new_pid(None);
+    svc.control("o");
+    svc.wait_stat("run, want down\n");
+    assert_eq!(svc.pid(), Some(pid));
+    assert!(alive(pid));
+}
+
+#[test]
+fn t_restarts_with_term_only() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", SIGNAL_RECORDER);
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    let p1 = svc.wait_new_pid(None);
+    svc.control("t");
+    let p2 = svc.wait_new_pid(Some(p1));
+    assert_ne!(p1, p2);
+    assert_eq!(svc.lines("sigs"), ["TERM"], "t sends TERM and no CONT");
+    svc.wait_stat("run\n");
+}
+
+#[test]
+fn p_stops_and_c_continues_the_process() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "exec sleep 1000");
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    let pid = svc.wait_new_pid(None);
+    svc.control("p");
+    svc.wait_stat("run, paused\n");
+    wait_until("process stopped", 5.0, || proc_state(pid) == Some('T'));
+    assert_eq!(svc.status()[16], 1);
+    svc.control("c");
+    svc.wait_stat("run\n");
+    wait_until("process continued", 5.0, || proc_state(pid) == Some('S'));
+    assert_eq!(svc.status()[16], 0);
+}
+
+#[test]
+fn p_while_down_sets_the_paused_flag() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "exec sleep 1000");
+    svc.file("down", "");
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_stat("down\n");
+    svc.control("p");
+    svc.wait_stat("down, paused\n");
+    svc.control("u");
+    svc.wait_stat("run\n");
+}
+
+#[test]
+fn signal_letters_send_their_signals() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", SIGNAL_RECORDER);
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_new_pid(None);
+    wait_until("script started", 5.0, || svc.read("supervise/stat") == "run\n" && svc.path("pids").exists());
+    // Give the shell time to install its traps: wait for its first output.
+    let want = ["HUP", "ALRM", "INT", "QUIT", "USR1", "USR2"];
+    for (i, (letter, name)) in ["h", "a", "i", "q", "1", "2"].iter().zip(want).enumerate() {
+        wait_until("traps installed", 5.0, || {
+            fs::read_to_string(svc.path("supervise/pid")).is_ok()
+        });
+        svc.control(letter);
+        wait_until(&format!("{name} recorded"), 5.0, || svc.lines("sigs").len() == i + 1);
+        assert_eq!(svc.lines("sigs").last().map(String::as_str), Some(name));
+    }
+    assert_eq!(svc.lines("pids").len(), 1, "no restart from these signals");
+}
+
+#[test]
+fn k_kills_and_finish_gets_minus_one_and_9() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "exec sleep 1000");
+    svc.script("finish", r#"echo "$1 $2" >> finished"#);
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    let p1 = svc.wait_new_pid(None);
+    svc.control("k");
+    wait_until("finish ran", 5.0, || svc.lines("finished") == ["-1 9"]);
+    svc.wait_new_pid(Some(p1));
+}
+
+#[test]
+fn finish_gets_exit_code_and_zero_for_a_normal_exit() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "exit 3");
+    svc.script("finish", r#"echo "$1 $2" >> finished"#);
+    svc.file("down", "");
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_stat("down\n");
+    svc.control("o");
+    wait_until("finish ran", 5.0, || svc.lines("finished") == ["3 0"]);
+}
+
+#[test]
+fn finish_gets_minus_one_and_15_after_term() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "exec sleep 1000");
+    svc.script("finish", r#"echo "$1 $2" >> finished; exec sleep 0.3"#);
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_new_pid(None);
+    svc.control("d");
+    svc.wait_stat("finish, want down\n");
+    wait_until("finish ran", 5.0, || svc.lines("finished") == ["-1 15"]);
+    svc.wait_stat("down\n");
+}
+
+#[test]
+fn finish_gets_111_when_run_cannot_be_executed() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "exit 0");
+    fs::set_permissions(svc.path("run"), fs::Permissions::from_mode(0o644)).unwrap();
+    svc.script("finish", r#"echo "$1 $2" >> finished"#);
+    let r = start_runsv(&runsv(), &sb, "svc");
+    wait_until("finish ran", 5.0, || svc.lines("finished").first().map(String::as_str) == Some("111 0"));
+    assert!(r.stderr().contains("runsv svc: fatal: unable to start ./run: access denied\n"), "{}", r.stderr());
+}
+
+#[test]
+fn missing_run_is_retried_about_once_a_second_until_it_appears() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "");
+    fs::remove_file(svc.path("run")).unwrap();
+    let r = start_runsv(&runsv(), &sb, "svc");
+    let msg = "runsv svc: fatal: unable to start ./run: file does not exist\n";
+    wait_until("two warnings", 5.0, || r.stderr().matches(msg).count() >= 2);
+    let t0 = std::time::Instant::now();
+    let n = r.stderr().matches(msg).count();
+    wait_until("a third warning", 5.0, || r.stderr().matches(msg).count() > n);
+    let gap = t0.elapsed().as_secs_f64();
+    assert!(gap < 1.6, "retries are about a second apart, took {gap}");
+    svc.script("run", "echo up > up; exec sleep 1000");
+    wait_until("service started once run exists", 5.0, || svc.path("up").exists());
+    svc.wait_stat("run\n");
+}
+
+#[test]
+fn quick_exits_restart_at_most_once_a_second() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "echo x >> starts; exit 0");
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    wait_until("first start", 5.0, || !svc.lines("starts").is_empty());
+    let t0 = std::time::Instant::now();
+    wait_until("three more starts", 8.0, || svc.lines("starts").len() >= 4);
+    let took = t0.elapsed().as_secs_f64();
+    assert!(took >= 2.7, "3 restarts took only {took}s: throttle missing");
+}
+
+#[test]
+fn commands_are_acted_on_during_the_restart_throttle() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "echo x >> starts; exit 0");
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    wait_until("first start", 5.0, || !svc.lines("starts").is_empty());
+    svc.wait_stat("down\n");
+    // runit's runsv sleeps here for a second and cannot hear this.
+    let t0 = std::time::Instant::now();
+    svc.control("d");
+    wait_until("want down published", 0.5, || svc.status().get(17) == Some(&b'd'));
+    assert!(t0.elapsed().as_secs_f64() < 0.5);
+    stays_false("restart after d during the throttle", 1.5, || svc.lines("starts").len() > 1);
+}
+
+#[test]
+fn x_stops_the_service_and_exits_0() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", SIGNAL_RECORDER);
+    let mut r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_new_pid(None);
+    svc.control("x");
+    let st = r.wait_exit(5.0);
+    assert_eq!(st.code(), Some(0));
+    assert_eq!(svc.lines("sigs"), ["TERM"]);
+}
+
+#[test]
+fn sigterm_to_runsv_acts_like_x() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", SIGNAL_RECORDER);
+    let mut r = start_runsv(&runsv(), &sb, "svc");
+    let pid = svc.wait_new_pid(None);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(5.0).code(), Some(0));
+    wait_until("service gone", 5.0, || !alive(pid));
+    assert_eq!(svc.lines("sigs"), ["TERM"]);
+}
+
+#[test]
+fn x_can_be_cancelled_by_a_later_d() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "trap '' TERM; exec sleep 1000");
+    svc.script("run", "trap 'sleep 0.5; exit 0' TERM; while :; do sleep 1 & wait $!; done");
+    let mut r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_new_pid(None);
+    svc.control("xd");
+    svc.wait_stat("down\n");
+    stays_false("runsv exited although d followed x", 0.5, || !r.running());
+}
+
+#[test]
+fn log_service_reads_the_service_output_across_restarts() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "echo started $$; exec sleep 1000");
+    svc.script("log/run", "exec cat >> ../logged");
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    let p1 = svc.wait_new_pid(None);
+    let logpid = wait_for("log pid", 5.0, || svc.log_pid());
+    wait_until("first line logged", 5.0, || svc.lines("logged").len() == 1);
+    svc.control("k");
+    let p2 = svc.wait_new_pid(Some(p1));
+    wait_until("second line logged", 5.0, || svc.lines("logged").len() == 2);
+    assert_eq!(svc.lines("logged"), [format!("started {p1}"), format!("started {p2}")]);
+    assert_eq!(svc.log_pid(), Some(logpid), "the log service was not restarted");
+    assert_eq!(svc.log_stat(), "run\n");
+}
+
+#[test]
+fn stderr_of_the_service_is_not_redirected_to_the_log() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "echo to-stderr >&2; echo to-stdout; exec sleep 1000");
+    svc.script("log/run", "exec cat >> ../logged");
+    let r = start_runsv(&runsv(), &sb, "svc");
+    wait_until("stdout logged", 5.0, || svc.lines("logged") == ["to-stdout"]);
+    wait_until("stderr on runsv's stderr", 5.0, || r.stderr().contains("to-stderr"));
+}
+
+#[test]
+fn x_with_a_log_service_exits_after_the_log_sees_eof() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "echo starting; exec sleep 1000");
+    svc.script("log/run", "exec cat > ../logged");
+    let mut r = start_runsv(&runsv(), &sb, "svc");
+    wait_until("line logged", 5.0, || svc.lines("logged") == ["starting"]);
+    let logpid = svc.log_pid().expect("log pid");
+    svc.control("x");
+    assert_eq!(r.wait_exit(5.0).code(), Some(0));
+    assert!(!alive(logpid));
+}
+
+#[test]
+fn log_pid_file_is_missing_while_log_down_until_started() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "exec sleep 1000");
+    svc.script("log/run", "exec cat > /dev/null");
+    svc.file("log/down", "");
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_stat("run\n");
+    wait_until("log stat", 5.0, || svc.log_stat() == "down\n");
+    assert!(!svc.path("log/supervise/pid").exists());
+    svc.log_control("u");
+    wait_for("log pid", 5.0, || svc.log_pid());
+}
+
+#[test]
+fn x_on_the_log_control_is_ignored() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "exec sleep 1000");
+    svc.script("log/run", "exec cat > /dev/null");
+    let mut r = start_runsv(&runsv(), &sb, "svc");
+    let lp = wait_for("log pid", 5.0, || svc.log_pid());
+    svc.log_control("x");
+    stays_false("runsv exited on log x", 0.4, || !r.running());
+    assert_eq!(svc.log_pid(), Some(lp));
+    svc.log_control("d");
+    wait_until("log down", 5.0, || svc.log_stat() == "down\n");
+}
+
+#[test]
+fn control_t_override_output_goes_to_the_log_and_exit_1_still_sends_term() {
+    // runit's own check: control/t prints "term" and exits 1.
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "echo starting; exec sleep 14");
+    svc.script("control/t", "echo term; exit 1");
+    svc.script("log/run", "exec cat > ../foo");
+    let mut r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_stat("run\n");
+    let p1 = svc.wait_new_pid(None);
+    svc.control("t");
+    svc.wait_new_pid(Some(p1));
+    svc.control("x");
+    assert_eq!(r.wait_exit(5.0).code(), Some(0));
+    assert_eq!(svc.lines("foo"), ["starting", "term", "starting", "term"]);
+}
+
+#[test]
+fn control_i_exiting_0_suppresses_the_signal() {
+    // runit's own check: control/i prints "no interrupt" and exits 0.
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "echo starting; trap 'echo INT >> sigs' INT; while :; do sleep 1 & wait $!; done");
+    svc.script("control/i", "echo no interrupt; exit 0");
+    svc.script("control/t", "echo term; exit 1");
+    svc.script("log/run", "exec cat > ../foo");
+    let mut r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_new_pid(None);
+    wait_until("starting logged", 5.0, || svc.lines("foo") == ["starting"]);
+    svc.control("i");
+    wait_until("script output logged", 5.0, || svc.lines("foo").len() == 2);
+    stays_false("SIGINT sent", 0.3, || svc.path("sigs").exists());
+    svc.control("x");
+    assert_eq!(r.wait_exit(5.0).code(), Some(0));
+    assert_eq!(svc.lines("foo"), ["starting", "no interrupt", "term"]);
+}
+
+#[test]
+fn control_u_runs_before_every_start() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "echo run >> order; exec sleep 1000");
+    svc.script("control/u", "echo u >> order");
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    let p1 = svc.wait_new_pid(None);
+    svc.control("k");
+    svc.wait_new_pid(Some(p1));
+    wait_until("two cycles", 5.0, || svc.lines("order").len() == 4);
+    assert_eq!(svc.lines("order"), ["u", "run", "u", "run"]);
+}
+
+#[test]
+fn control_h_exiting_0_replaces_hup_and_nonzero_lets_it_through() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", SIGNAL_RECORDER);
+    svc.script("control/h", "echo h >> scripts; test -e pass-through && exit 1; exit 0");
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_new_pid(None);
+    wait_until("traps", 5.0, || svc.path("pids").exists());
+    svc.control("h");
+    wait_until("script ran", 5.0, || svc.lines("scripts").len() == 1);
+    stays_false("HUP sent although handled", 0.3, || svc.path("sigs").exists());
+    svc.file("pass-through", "");
+    svc.control("h");
+    wait_until("HUP sent", 5.0, || svc.lines("sigs") == ["HUP"]);
+}
+
+#[test]
+fn non_executable_control_script_is_ignored() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", SIGNAL_RECORDER);
+    svc.file("control/h", "#!/bin/sh\necho ran >> scripts\nexit 0\n");
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_new_pid(None);
+    wait_until("traps", 5.0, || svc.path("pids").exists());
+    svc.control("h");
+    wait_until("HUP sent", 5.0, || svc.lines("sigs") == ["HUP"]);
+    assert!(!svc.path("scripts").exists());
+}
+
+#[test]
+fn a_slow_control_script_does_not_block_the_log_service() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "exec sleep 1000");
+    svc.script("control/h", "exec sleep 3");
+    svc.script("log/run", "exec sleep 1000");
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_new_pid(None);
+    let lp = wait_for("log pid", 5.0, || svc.log_pid());
+    svc.control("h");
+    svc.log_control("d");
+    wait_until("log down while control/h runs", 1.5, || svc.log_stat() == "down\n");
+    assert!(!alive(lp));
+}
+
+#[test]
+fn supervise_as_dangling_symlinks_creates_the_targets() {
+    // runit's own check: supervise -> foo, log/supervise -> bar.
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "echo starting; exec sleep 14");
+    svc.script("control/t", "echo term; exit 1");
+    svc.script("log/run", "exec cat > ../log.txt");
+    std::os::unix::fs::symlink("foo", svc.path("supervise")).unwrap();
+    std::os::unix::fs::symlink("bar", svc.path("log/supervise")).unwrap();
+    let mut r = start_runsv(&runsv(), &sb, "svc");
+    wait_until("foo/stat", 5.0, || svc.read("foo/stat") == "run\n");
+    assert!(svc.path("log/bar/stat").exists());
+    control_fifo(&svc.path("foo/control"), b"x");
+    assert_eq!(r.wait_exit(5.0).code(), Some(0));
+    assert_eq!(svc.lines("log.txt"), ["starting", "term"]);
+}
+
+#[test]
+fn second_runsv_on_a_locked_directory_fails_with_temporary_failure() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "exec sleep 1000");
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_stat("run\n");
+    let out = run(sb.path(), &runsv(), &["svc"]);
+    assert_eq!(out.status.code(), Some(111));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "runsv svc: fatal: unable to lock supervise/lock: temporary failure\n"
+    );
+}
+
+#[test]
+fn garbage_on_the_control_fifo_is_ignored() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", SIGNAL_RECORDER);
+    let mut r = start_runsv(&runsv(), &sb, "svc");
+    let pid = svc.wait_new_pid(None);
+    let mut junk: Vec<u8> = (0u8..=255).filter(|b| !b"udoxtkpchaiq12".contains(b)).collect();
+    junk.extend_from_slice(b"\n\n\xff\x00e");
+    control_fifo(&svc.path("supervise/control"), &junk);
+    // Once a real command after the junk is seen, the junk has been consumed.
+    svc.control("p");
+    svc.wait_stat("run, paused\n");
+    svc.control("c");
+    svc.wait_stat("run\n");
+    assert_eq!(svc.pid(), Some(pid));
+    assert!(alive(pid) && r.running());
+    assert!(!svc.path("sigs").exists() || svc.lines("sigs") == ["CONT"]);
+}
+
+#[test]
+fn service_dir_that_is_a_file_is_fatal() {
+    let sb = Sandbox::new();
+    fs::write(sb.path().join("svc"), "").unwrap();
+    let out = run(sb.path(), &runsv(), &["svc"]);
+    assert_eq!(out.status.code(), Some(111));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "runsv svc: fatal: unable to change to directory: not a directory\n"
+    );
+}
+
+#[test]
+fn control_that_is_not_a_fifo_is_fatal() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "exec sleep 1000");
+    svc.file("supervise/control", "");
+    let out = run(sb.path(), &runsv(), &["svc"]);
+    assert_eq!(out.status.code(), Some(111));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "runsv svc: fatal: supervise/control exists but is not a fifo\n"
+    );
+}
+
+#[test]
+fn log_control_that_is_not_a_fifo_is_fatal_as_in_2_3_0() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "exec sleep 1000");
+    svc.script("log/run", "exec cat");
+    svc.file("log/supervise/control", "");
+    let out = run(sb.path(), &runsv(), &["svc"]);
+    assert_eq!(out.status.code(), Some(111));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "runsv svc: fatal: log/supervise/control exists but is not a fifo\n"
+    );
+}
+
+#[test]
+fn log_that_is_a_file_warns_and_runs_without_a_log_service() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "exec sleep 1000");
+    svc.file("log", "");
+    let r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_stat("run\n");
+    wait_until("warning", 5.0, || r.stderr() == "runsv svc: warning: ./log: not a directory.\n");
+}
+
+#[test]
+fn unwritable_supervise_is_fatal_for_an_unprivileged_runsv() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "exec sleep 1000");
+    fs::create_dir(svc.path("supervise")).unwrap();
+    fs::set_permissions(sb.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(svc.path("supervise"), fs::Permissions::from_mode(0o555)).unwrap();
+    // root ignores modes: run as nobody through setpriv.
+    let out = run(
+        sb.path(),
+        std::path::Path::new("setpriv"),
+        &["--reuid=65534", "--regid=65534", "--clear-groups", runsv().to_str().unwrap(), "svc"],
+    );
+    assert_eq!(out.status.code(), Some(111), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "runsv svc: fatal: unable to open supervise/lock: access denied\n"
+    );
+}
+
+#[test]
+fn every_descriptor_but_0_1_2_is_closed_in_the_service() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "exec sleep 1000");
+    svc.script("log/run", "exec sleep 1000");
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    let pid = svc.wait_new_pid(None);
+    let logpid = wait_for("log pid", 5.0, || svc.log_pid());
+    wait_until("both exec'd sleep", 5.0, || {
+        [pid, logpid].iter().all(|p| fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default() == "sleep\n")
+    });
+    for p in [pid, logpid] {
+        let mut fds: Vec<u32> = fs::read_dir(format!("/proc/{p}/fd"))
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+        fds.sort();
+        assert_eq!(fds, [0, 1, 2], "pid {p}");
+    }
+}
+
+#[test]
+fn service_starts_with_default_sigpipe_and_an_empty_mask() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "grep -E '^Sig(Blk|Ign)' /proc/$$/status > sigs; exec sleep 1000");
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    wait_until("status read", 5.0, || svc.lines("sigs").len() == 2);
+    let text = svc.read("sigs");
+    assert!(text.contains("SigBlk:\t0000000000000000"), "{text}");
+    // SIGPIPE is bit 13 (0x1000); the sandbox's runsv inherits it default.
+    let ign = text.lines().find(|l| l.starts_with("SigIgn")).unwrap();
+    let mask = u64::from_str_radix(ign.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_eq!(mask & 0x1000, 0, "{text}");
+}

@@ -245,13 +245,18 @@ impl Drop for Guarded {
 pub fn spawn_in(cwd: &Path, prog: &Path, args: &[&str], stderr_path: PathBuf) -> Guarded {
     let err = fs::File::create(&stderr_path).expect("stderr file");
     let out = err.try_clone().expect("dup");
-    let child = Command::new(prog)
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .process_group(0)
+    let mut cmd = Command::new(prog);
+    cmd.args(args).current_dir(cwd).stdin(Stdio::null()).stdout(out).stderr(err).process_group(0);
+    // Hand the program a clean descriptor table (cargo leaks its jobserver
+    // pipes into tests), so fd checks see only what the program opened.
+    // SAFETY: close_range is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
+            Ok(())
+        });
+    }
+    let child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {}: {e}", prog.display()));
     let pid = child.id();
@@ -275,7 +280,7 @@ pub fn run_env(cwd: &Path, prog: &Path, args: &[&str], env: &[(&str, &str)]) -> 
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd
+    let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
