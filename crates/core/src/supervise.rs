@@ -650,3 +650,264 @@ impl Supervisor {
         Outcome::Continue
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Transitions checked against a recording fake: no process is spawned.
+    use super::*;
+
+    #[derive(Default)]
+    struct Fake {
+        mono: u64,
+        next_pid: u32,
+        finish: bool,
+        /// Letters whose control script exists (it is "started").
+        scripts: Vec<u8>,
+        fork_fails: bool,
+        log: Vec<String>,
+        stats: Vec<(Which, String, Option<u32>)>,
+    }
+
+    impl Effects for Fake {
+        fn now(&mut self) -> (Tai64n, u64) {
+            (Tai64n::from_unix_micros(self.mono / 1000, 0), self.mono)
+        }
+        fn spawn(&mut self, which: Which, program: Program) -> Option<u32> {
+            if self.fork_fails {
+                self.log.push("fork failed".into());
+                return None;
+            }
+            self.next_pid += 1;
+            self.log.push(format!("spawn {which:?} {program:?} = {}", self.next_pid));
+            Some(self.next_pid)
+        }
+        fn signal(&mut self, pid: u32, sig: Signal) {
+            self.log.push(format!("kill {pid} {sig:?}"));
+        }
+        fn run_script(&mut self, letter: u8) -> Option<u32> {
+            if !self.scripts.contains(&letter) {
+                return None;
+            }
+            self.next_pid += 1;
+            self.log.push(format!("script {} = {}", letter as char, self.next_pid));
+            Some(self.next_pid)
+        }
+        fn finish_readable(&mut self) -> bool {
+            self.finish
+        }
+        fn publish(&mut self, which: Which, _s: &Status, stat: &StatLine, pid: Option<u32>) {
+            let text = String::from_utf8_lossy(stat.as_bytes()).trim_end().to_string();
+            self.stats.push((which, text, pid));
+        }
+        fn close_log_pipe(&mut self) {
+            self.log.push("close log pipe".into());
+        }
+    }
+
+    fn started(fx: &mut Fake, log: Option<bool>) -> Supervisor {
+        let mut s = Supervisor::new(false, log, Tai64n::default(), 0);
+        s.publish_status(Which::Main, fx);
+        if log.is_some() {
+            s.publish_status(Which::Log, fx);
+        }
+        assert_eq!(s.handle(Event::Tick, fx), Outcome::Continue);
+        s
+    }
+
+    fn last_stat(fx: &Fake) -> &str {
+        fx.stats.last().map(|s| s.1.as_str()).unwrap_or("")
+    }
+
+    #[test]
+    fn start_runs_log_first_then_main_and_writes_pids() {
+        let mut fx = Fake::default();
+        let s = started(&mut fx, Some(false));
+        assert_eq!(fx.log, ["spawn Log Run = 1", "spawn Main Run = 2"]);
+        assert_eq!(s.main.pid, 2);
+        // Start-up: main writes an empty pid file, log skips it (shared flag).
+        assert_eq!(fx.stats[0], (Which::Main, "down".into(), Some(0)));
+        assert_eq!(fx.stats[1], (Which::Log, "down".into(), None));
+        assert_eq!(fx.stats[2], (Which::Log, "run".into(), Some(1)));
+    }
+
+    #[test]
+    fn d_sends_term_then_cont_and_exit_runs_finish_with_signal_args() {
+        let mut fx = Fake { finish: true, ..Fake::default() };
+        let mut s = started(&mut fx, None);
+        fx.log.clear();
+        s.handle(Event::Control(Which::Main, b'd'), &mut fx);
+        assert_eq!(fx.log, ["kill 1 Term", "kill 1 Cont"]);
+        assert_eq!(last_stat(&fx), "run, got TERM, want down");
+        s.handle(Event::Reaped(1, 15), &mut fx);
+        assert_eq!(s.main.state, State::Finish);
+        assert_eq!(fx.log.last().map(String::as_str), Some("spawn Main Finish { code: -1, low: 15 } = 2"));
+        fx.mono = 5000;
+        s.handle(Event::Reaped(2, 0), &mut fx);
+        assert_eq!(s.main.state, State::Down);
+        assert_eq!(last_stat(&fx), "down");
+        assert_eq!(s.main.pid, 0);
+    }
+
+    #[test]
+    fn t_sends_term_without_cont() {
+        let mut fx = Fake::default();
+        let mut s = started(&mut fx, None);
+        fx.log.clear();
+        s.handle(Event::Control(Which::Main, b't'), &mut fx);
+        assert_eq!(fx.log, ["kill 1 Term"]);
+    }
+
+    #[test]
+    fn quick_exit_is_throttled_by_a_deadline_not_a_sleep() {
+        let mut fx = Fake::default();
+        let mut s = started(&mut fx, None);
+        fx.mono = 200;
+        s.handle(Event::Reaped(1, 0), &mut fx);
+        assert_eq!(s.next_deadline(), Some(1200));
+        fx.mono = 900;
+        s.handle(Event::Tick, &mut fx);
+        assert_eq!(s.main.pid, 0, "not restarted before the deadline");
+        // A command during the throttle is taken at once.
+        s.handle(Event::Control(Which::Main, b'd'), &mut fx);
+        assert_eq!(s.main.want, Want::Down);
+        fx.mono = 1300;
+        s.handle(Event::Tick, &mut fx);
+        assert_eq!(s.main.pid, 0, "d during the throttle cancels the restart");
+    }
+
+    #[test]
+    fn long_running_service_restarts_at_once() {
+        let mut fx = Fake::default();
+        let mut s = started(&mut fx, None);
+        fx.mono = 5000;
+        s.handle(Event::Reaped(1, 9), &mut fx);
+        assert_eq!(s.main.pid, 2);
+        assert_eq!(s.next_deadline(), None);
+    }
+
+    #[test]
+    fn k_forces_down_without_publishing_and_finish_runs_twice_when_k_hits_finish() {
+        let mut fx = Fake { finish: true, ..Fake::default() };
+        let mut s = started(&mut fx, None);
+        s.handle(Event::Control(Which::Main, b'd'), &mut fx);
+        s.handle(Event::Reaped(1, 15), &mut fx);
+        assert_eq!(s.main.state, State::Finish);
+        let published = fx.stats.len();
+        fx.log.clear();
+        s.handle(Event::Control(Which::Main, b'k'), &mut fx);
+        assert!(fx.log.is_empty(), "no signal to finish: {:?}", fx.log);
+        assert_eq!(s.main.state, State::Down);
+        assert_eq!(fx.stats.len(), published, "k writes no status");
+        s.handle(Event::Reaped(2, 0), &mut fx);
+        assert_eq!(fx.log, ["spawn Main Finish { code: 0, low: 0 } = 3"]);
+    }
+
+    #[test]
+    fn control_script_verdict_decides_the_signal() {
+        let mut fx = Fake { scripts: vec![b'h'], ..Fake::default() };
+        let mut s = started(&mut fx, None);
+        fx.log.clear();
+        s.handle(Event::Control(Which::Main, b'h'), &mut fx);
+        assert_eq!(fx.log, ["script h = 2"]);
+        assert!(!s.accepts_control(Which::Main), "busy while the script runs");
+        s.handle(Event::Reaped(2, 1 << 8), &mut fx);
+        assert_eq!(fx.log.last().map(String::as_str), Some("kill 1 Hup"), "exit 1: not handled");
+        fx.log.clear();
+        s.handle(Event::Control(Which::Main, b'h'), &mut fx);
+        s.handle(Event::Reaped(3, 0), &mut fx);
+        assert_eq!(fx.log, ["script h = 3"], "exit 0: handled, no HUP");
+        // Killed by a signal counts as handled too.
+        fx.log.clear();
+        s.handle(Event::Control(Which::Main, b'h'), &mut fx);
+        s.handle(Event::Reaped(4, 9), &mut fx);
+        assert_eq!(fx.log, ["script h = 4"]);
+    }
+
+    #[test]
+    fn service_exit_during_a_control_script_waits_for_the_script() {
+        let mut fx = Fake { scripts: vec![b't'], ..Fake::default() };
+        let mut s = started(&mut fx, None);
+        fx.log.clear();
+        s.handle(Event::Control(Which::Main, b'd'), &mut fx);
+        assert_eq!(fx.log, ["script t = 2"]);
+        s.handle(Event::Reaped(1, 15), &mut fx);
+        assert_eq!(s.main.state, State::Run, "exit deferred while control/t runs");
+        s.handle(Event::Reaped(2, 0), &mut fx);
+        assert_eq!(s.main.state, State::Down);
+        assert!(!fx.log.iter().any(|l| l.starts_with("kill")), "no signal to a reaped pid: {:?}", fx.log);
+    }
+
+    #[test]
+    fn control_u_runs_before_every_start_of_run() {
+        let mut fx = Fake { scripts: vec![b'u'], ..Fake::default() };
+        let mut s = Supervisor::new(false, None, Tai64n::default(), 0);
+        s.handle(Event::Tick, &mut fx);
+        assert_eq!(fx.log, ["script u = 1"]);
+        s.handle(Event::Reaped(1, 1 << 8), &mut fx);
+        assert_eq!(fx.log.last().map(String::as_str), Some("spawn Main Run = 2"));
+    }
+
+    #[test]
+    fn x_exits_at_once_without_log_and_after_log_eof_with_one() {
+        let mut fx = Fake::default();
+        let mut s = Supervisor::new(true, None, Tai64n::default(), 0);
+        assert_eq!(s.handle(Event::Control(Which::Main, b'x'), &mut fx), Outcome::Exit);
+
+        let mut fx = Fake::default();
+        let mut s = started(&mut fx, Some(false));
+        assert_eq!(s.handle(Event::Control(Which::Main, b'x'), &mut fx), Outcome::Continue);
+        fx.mono = 3000;
+        assert_eq!(s.handle(Event::Reaped(2, 15), &mut fx), Outcome::Continue);
+        assert_eq!(fx.log.last().map(String::as_str), Some("close log pipe"));
+        assert_eq!(last_stat(&fx), "run, want exit");
+        assert_eq!(s.handle(Event::Reaped(1, 0), &mut fx), Outcome::Exit);
+    }
+
+    #[test]
+    fn x_is_ignored_on_the_log_service_and_cancelled_by_d() {
+        let mut fx = Fake::default();
+        let mut s = started(&mut fx, Some(false));
+        s.handle(Event::Control(Which::Log, b'x'), &mut fx);
+        assert_eq!(s.log.map(|l| l.want), Some(Want::Up));
+        s.handle(Event::Control(Which::Main, b'x'), &mut fx);
+        s.handle(Event::Control(Which::Main, b'd'), &mut fx);
+        fx.mono = 3000;
+        assert_eq!(s.handle(Event::Reaped(2, 15), &mut fx), Outcome::Continue);
+        assert_eq!(s.main.want, Want::Down);
+    }
+
+    #[test]
+    fn failed_fork_is_retried_after_five_seconds() {
+        let mut fx = Fake { fork_fails: true, ..Fake::default() };
+        let mut s = Supervisor::new(false, None, Tai64n::default(), 0);
+        s.handle(Event::Tick, &mut fx);
+        assert_eq!(s.next_deadline(), Some(FORK_RETRY_MS));
+        fx.fork_fails = false;
+        fx.mono = 4999;
+        s.handle(Event::Tick, &mut fx);
+        assert_eq!(s.main.pid, 0);
+        fx.mono = 5000;
+        s.handle(Event::Tick, &mut fx);
+        assert_eq!(s.main.pid, 1);
+    }
+
+    #[test]
+    fn pause_flag_shows_even_when_down_and_clears_on_start() {
+        let mut fx = Fake::default();
+        let mut s = Supervisor::new(true, None, Tai64n::default(), 0);
+        s.handle(Event::Control(Which::Main, b'p'), &mut fx);
+        assert_eq!(last_stat(&fx), "down, paused");
+        assert!(fx.log.is_empty(), "nothing to stop");
+        s.handle(Event::Control(Which::Main, b'u'), &mut fx);
+        assert_eq!(last_stat(&fx), "run");
+    }
+
+    #[test]
+    fn finish_args_follow_the_raw_wait_status() {
+        assert_eq!(finish_args(3 << 8), (3, 0));
+        assert_eq!(finish_args(9), (-1, 9));
+        assert_eq!(finish_args(15), (-1, 15));
+        assert_eq!(finish_args(0x80 | 6), (-1, 0x86), "core dump bit kept");
+        assert_eq!(finish_args(111 << 8), (111, 0));
+    }
+}
