@@ -15,10 +15,10 @@ use runit_core::tai64n::Tai64n;
 use runit_sys::atomic::{write_atomic, AtomicError};
 use runit_sys::event::{self, SelfPipe, Watch};
 use runit_sys::fs::{self, Kind};
-use runit_sys::msg::{fmt_i64, Msg};
+use runit_sys::msg::{fmt_i64, line, line2};
 use runit_sys::process::{self, Args, SpawnPlan};
 use runit_sys::{c, clock, lock, Errno, Fd};
-use std::ffi::{c_char, CStr, CString};
+use std::ffi::{c_char, CStr};
 
 const EXIT_USAGE: i32 = 1;
 const EXIT_FATAL: i32 = 111;
@@ -27,59 +27,51 @@ const EXIT_FATAL: i32 = 111;
 pub fn main(args: Args) -> i32 {
     let argv0 = args.get(0).map_or(&b"runsv"[..], CStr::to_bytes);
     let (Some(dir), 2) = (args.get(1), args.len()) else {
-        Msg::new().s("usage: ").b(argv0).s(" dir\n").line();
+        line(&[b"usage: ", argv0, b" dir\n"], None);
         return EXIT_USAGE;
     };
-    let prefix = Prefix::new(dir.to_bytes());
+    let prefix = Prefix { dir: dir.to_bytes(), cdir: dir };
     match Runsv::start(prefix) {
         Ok(mut r) => r.run(),
         Err(code) => code,
     }
 }
 
-/// `runsv DIR: ` and the message shapes built on it.
+/// `runsv DIR: ` and the message shapes built on it. runsv allocates
+/// nothing: messages are joined from pieces in one stack buffer, and the
+/// directory is the argv string itself.
+#[derive(Clone, Copy)]
 struct Prefix {
-    text: Vec<u8>,
-    dir: Vec<u8>,
+    dir: &'static [u8],
+    cdir: &'static CStr,
 }
 
 impl Prefix {
-    fn new(dir: &[u8]) -> Prefix {
-        let mut text = b"runsv ".to_vec();
-        text.extend_from_slice(dir);
-        text.extend_from_slice(b": ");
-        Prefix { text, dir: dir.to_vec() }
+    fn pieces(&self) -> [&'static [u8]; 3] {
+        [b"runsv ", self.dir, b": "]
     }
 
     fn fatal(&self, what: &str, e: Option<Errno>) -> i32 {
-        let m = Msg::new().b(&self.text).s("fatal: ").s(what);
-        match e {
-            Some(e) => m.err(e).line(),
-            None => m.line(),
-        }
+        line2(&self.pieces(), &[b"fatal: ", what.as_bytes()], e);
         EXIT_FATAL
     }
 
-    fn warn(&self) -> Msg {
-        Msg::new().b(&self.text).s("warning: ")
-    }
-
-    /// `runsv DIR: fatal: WHAT` for a forked child (ERR is added there).
-    fn child_msg(&self, what: &str) -> Vec<u8> {
-        let mut v = self.text.clone();
-        v.extend_from_slice(b"fatal: ");
-        v.extend_from_slice(what.as_bytes());
-        v
+    fn warn(&self, pieces: &[&[u8]], e: Option<Errno>) {
+        match pieces {
+            [a] => line2(&self.pieces(), &[b"warning: ", a], e),
+            [a, b] => line2(&self.pieces(), &[b"warning: ", a, b], e),
+            _ => line2(&self.pieces(), &[b"warning: "], e),
+        }
     }
 }
 
-/// Prebuilt spawn data for one program (argv and failure messages).
+/// Prebuilt spawn data for one program (path, cwd and failure messages).
 struct Prepared {
     path: &'static CStr,
     chdir: Option<&'static CStr>,
-    on_chdir_fail: Vec<u8>,
-    on_dup_fail: Vec<u8>,
-    on_exec_fail: Vec<u8>,
+    on_chdir_fail: &'static [u8],
+    on_dup_fail: &'static [u8],
+    on_exec_fail: &'static [u8],
 }
 
 struct Runsv {
@@ -98,7 +90,7 @@ struct Runsv {
 
 /// The effects half: spawns, signals, status files.
 struct Io {
-    p_text: Vec<u8>,
+    p: Prefix,
     logpipe: Option<(Fd, Fd)>,
     run: Prepared,
     finish: Prepared,
@@ -112,22 +104,19 @@ impl Runsv {
     fn start(p: Prefix) -> Result<Runsv, i32> {
         let selfpipe =
             SelfPipe::new(&SIG_HANDLED).map_err(|e| p.fatal("unable to create selfpipe", Some(e)))?;
-        let dir = CString::new(p.dir.clone()).map_err(|_| {
-            p.fatal("unable to change to directory", Some(Errno(c::ENOENT)))
-        })?;
-        fs::chdir(&dir).map_err(|e| p.fatal("unable to change to directory", Some(e)))?;
+        fs::chdir(p.cdir).map_err(|e| p.fatal("unable to change to directory", Some(e)))?;
         let (stamp, mono) = now();
         let main_down = fs::stat(c"down").is_ok();
 
         let has_log = match fs::stat(c"log") {
             Ok(m) if m.kind == Kind::Dir => true,
             Ok(_) => {
-                p.warn().s("./log: not a directory.").line();
+                p.warn(&[b"./log: not a directory."], None);
                 false
             }
             Err(Errno(c::ENOENT)) => false,
             Err(e) => {
-                p.warn().s("unable to stat() ./log: ").err(e).line();
+                p.warn(&[b"unable to stat() ./log: "], Some(e));
                 false
             }
         };
@@ -158,35 +147,35 @@ impl Runsv {
         };
 
         let io = Io {
-            p_text: p.text.clone(),
+            p,
             logpipe,
             run: Prepared {
                 path: c"./run",
                 chdir: None,
-                on_chdir_fail: Vec::new(),
-                on_dup_fail: p.child_msg("unable to setup filedescriptor for ./run"),
-                on_exec_fail: p.child_msg("unable to start ./run"),
+                on_chdir_fail: b"",
+                on_dup_fail: b"fatal: unable to setup filedescriptor for ./run",
+                on_exec_fail: b"fatal: unable to start ./run",
             },
             finish: Prepared {
                 path: c"./finish",
                 chdir: None,
-                on_chdir_fail: Vec::new(),
-                on_dup_fail: p.child_msg("unable to setup filedescriptor for ./run"),
-                on_exec_fail: p.child_msg("unable to start ./finish"),
+                on_chdir_fail: b"",
+                on_dup_fail: b"fatal: unable to setup filedescriptor for ./run",
+                on_exec_fail: b"fatal: unable to start ./finish",
             },
             log_run: Prepared {
                 path: c"./run",
                 chdir: Some(c"./log"),
-                on_chdir_fail: p.child_msg("unable to change directory to ./log"),
-                on_dup_fail: p.child_msg("unable to setup filedescriptor for ./log/run"),
-                on_exec_fail: p.child_msg("unable to start log/./run"),
+                on_chdir_fail: b"fatal: unable to change directory to ./log",
+                on_dup_fail: b"fatal: unable to setup filedescriptor for ./log/run",
+                on_exec_fail: b"fatal: unable to start log/./run",
             },
             control: Prepared {
                 path: c"control/?",
                 chdir: None,
-                on_chdir_fail: Vec::new(),
-                on_dup_fail: Vec::new(),
-                on_exec_fail: p.child_msg("unable to run control/?"),
+                on_chdir_fail: b"",
+                on_dup_fail: b"",
+                on_exec_fail: b"fatal: unable to run control/?",
             },
         };
         let mut io = io;
@@ -303,12 +292,17 @@ fn make_supervise(p: &Prefix, name: &CStr, readlink_msg: &str) -> Result<(), i32
     let mut buf = [0u8; 256];
     match fs::readlink(name, &mut buf) {
         Ok(n) if n >= buf.len() => {
-            Msg::new().b(&p.text).s("fatal: ").s(readlink_msg).s(": name too long").line();
+            line2(&p.pieces(), &[b"fatal: ", readlink_msg.as_bytes(), b": name too long"], None);
             Err(EXIT_FATAL)
         }
         Ok(n) => {
-            if let Ok(target) = CString::new(buf.get(..n).unwrap_or(&[])) {
-                let _ = fs::mkdir(&target, 0o700);
+            // buf has room for the NUL: n < 256 here.
+            let mut z = [0u8; 257];
+            if let (Some(dst), Some(src)) = (z.get_mut(..n), buf.get(..n)) {
+                dst.copy_from_slice(src);
+            }
+            if let Ok(target) = CStr::from_bytes_until_nul(&z) {
+                let _ = fs::mkdir(target, 0o700);
             }
             Ok(())
         }
@@ -396,25 +390,32 @@ fn names(which: Which) -> Names {
 }
 
 impl Io {
-    fn warn(&self) -> Msg {
-        Msg::new().b(&self.p_text).s("warning: ")
+    fn warn(&self, pieces: &[&[u8]], e: Option<Errno>) {
+        self.p.warn(pieces, e);
     }
 
     /// Reports a failed atomic write of `supervise/NAME` the way runit words it.
     fn report(&self, which: Which, name: &str, e: AtomicError) {
-        let pre = which.prefix();
-        let w = self.warn();
+        let (pre, name) = (which.prefix().as_bytes(), name.as_bytes());
+        let t = &self.p.pieces();
         match e {
-            AtomicError::Open(e) => w.s("unable to open ").s(pre).s("supervise/").s(name).s(".new").err(e),
-            AtomicError::Write(e) => w.s("unable to write ").s(pre).s("supervise/").s(name).s(".new").err(e),
-            AtomicError::PartialWrite => {
-                w.s("unable to write ").s(pre).s("supervise/").s(name).s(".new: partial write.")
+            AtomicError::Open(e) => {
+                line2(t, &[b"warning: unable to open ", pre, b"supervise/", name, b".new"], Some(e))
             }
-            AtomicError::Rename(e) => {
-                w.s("unable to rename ").s(name).s(".new to ").s(pre).s("supervise/").s(name).err(e)
+            AtomicError::Write(e) => {
+                line2(t, &[b"warning: unable to write ", pre, b"supervise/", name, b".new"], Some(e))
             }
+            AtomicError::PartialWrite => line2(
+                t,
+                &[b"warning: unable to write ", pre, b"supervise/", name, b".new: partial write."],
+                None,
+            ),
+            AtomicError::Rename(e) => line2(
+                t,
+                &[b"warning: unable to rename ", name, b".new to ", pre, b"supervise/", name],
+                Some(e),
+            ),
         }
-        .line();
     }
 
     fn stdout_pipe(&self) -> Option<i32> {
@@ -454,6 +455,7 @@ impl Effects for Io {
                 )
             }
         };
+        let prefix = self.p.pieces();
         let plan = SpawnPlan {
             path: prep.path,
             argv: &args,
@@ -461,15 +463,16 @@ impl Effects for Io {
             stdin,
             stdout,
             reset_signals: &SIG_HANDLED,
-            on_chdir_fail: &prep.on_chdir_fail,
-            on_dup_fail: &prep.on_dup_fail,
-            on_exec_fail: &prep.on_exec_fail,
+            msg_prefix: &prefix,
+            on_chdir_fail: prep.on_chdir_fail,
+            on_dup_fail: prep.on_dup_fail,
+            on_exec_fail: prep.on_exec_fail,
             dup_fail_is_warning: false,
         };
         match process::spawn(&plan) {
             Ok(pid) => Some(pid),
             Err(e) => {
-                self.warn().s("unable to fork, sleeping").err(e).line();
+                self.warn(&[b"unable to fork, sleeping"], Some(e));
                 None
             }
         }
@@ -491,13 +494,15 @@ impl Effects for Io {
             Ok(m) if m.mode & c::S_IXUSR != 0 => {}
             Ok(_) | Err(Errno(c::ENOENT)) => return None,
             Err(e) => {
-                self.warn().s("unable to stat control/").b(&name).err(e).line();
+                self.warn(&[b"unable to stat control/", &name], Some(e));
                 return None;
             }
         }
-        let mut dup_fail = self.p_text.clone();
-        dup_fail.extend_from_slice(b"warning: unable to setup stdout for control/");
-        dup_fail.push(letter);
+        let mut dup_fail = *b"warning: unable to setup stdout for control/?";
+        if let Some(last) = dup_fail.last_mut() {
+            *last = letter;
+        }
+        let prefix = self.p.pieces();
         let args = [path.as_ptr(), core::ptr::null()];
         let plan = SpawnPlan {
             path,
@@ -506,15 +511,16 @@ impl Effects for Io {
             stdin: None,
             stdout: self.stdout_pipe(),
             reset_signals: &SIG_HANDLED,
+            msg_prefix: &prefix,
             on_chdir_fail: &[],
             on_dup_fail: &dup_fail,
-            on_exec_fail: &self.control.on_exec_fail,
+            on_exec_fail: self.control.on_exec_fail,
             dup_fail_is_warning: true,
         };
         match process::spawn(&plan) {
             Ok(pid) => Some(pid),
             Err(e) => {
-                self.warn().s("unable to fork for control/").b(&name).err(e).line();
+                self.warn(&[b"unable to fork for control/", &name], Some(e));
                 None
             }
         }
@@ -546,10 +552,10 @@ impl Effects for Io {
     fn close_log_pipe(&mut self) {
         if let Some((r, w)) = self.logpipe.take() {
             if let Err(e) = w.close() {
-                self.warn().s("unable to close logpipe[1]").err(e).line();
+                self.warn(&[b"unable to close logpipe[1]"], Some(e));
             }
             if let Err(e) = r.close() {
-                self.warn().s("unable to close logpipe[0]").err(e).line();
+                self.warn(&[b"unable to close logpipe[0]"], Some(e));
             }
         }
     }

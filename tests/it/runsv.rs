@@ -88,7 +88,7 @@ fn d_sends_term_then_cont_and_keeps_it_down() {
     let svc = sb.service("svc", SIGNAL_RECORDER);
     let _r = start_runsv(&runsv(), &sb, "svc");
     svc.wait_stat("run\n");
-    svc.wait_new_pid(None);
+    svc.wait_recorder(1);
     svc.control("d");
     svc.wait_stat("down\n");
     assert_eq!(svc.lines("sigs"), ["TERM"]);
@@ -105,11 +105,11 @@ fn u_restarts_a_service_that_was_down() {
     let _r = start_runsv(&runsv(), &sb, "svc");
     svc.wait_stat("down\n");
     svc.control("u");
-    let p1 = svc.wait_new_pid(None);
+    let p1 = svc.wait_recorder(1);
     svc.control("d");
     svc.wait_stat("down\n");
     svc.control("u");
-    let p2 = svc.wait_new_pid(Some(p1));
+    let p2 = svc.wait_recorder(2);
     assert_ne!(p1, p2);
     svc.wait_stat("run\n");
 }
@@ -145,9 +145,9 @@ fn t_restarts_with_term_only() {
     let sb = Sandbox::new();
     let svc = sb.service("svc", SIGNAL_RECORDER);
     let _r = start_runsv(&runsv(), &sb, "svc");
-    let p1 = svc.wait_new_pid(None);
+    let p1 = svc.wait_recorder(1);
     svc.control("t");
-    let p2 = svc.wait_new_pid(Some(p1));
+    let p2 = svc.wait_recorder(2);
     assert_ne!(p1, p2);
     assert_eq!(svc.lines("sigs"), ["TERM"], "t sends TERM and no CONT");
     svc.wait_stat("run\n");
@@ -187,14 +187,9 @@ fn signal_letters_send_their_signals() {
     let sb = Sandbox::new();
     let svc = sb.service("svc", SIGNAL_RECORDER);
     let _r = start_runsv(&runsv(), &sb, "svc");
-    svc.wait_new_pid(None);
-    wait_until("script started", 5.0, || svc.read("supervise/stat") == "run\n" && svc.path("pids").exists());
-    // Give the shell time to install its traps: wait for its first output.
+    svc.wait_recorder(1);
     let want = ["HUP", "ALRM", "INT", "QUIT", "USR1", "USR2"];
     for (i, (letter, name)) in ["h", "a", "i", "q", "1", "2"].iter().zip(want).enumerate() {
-        wait_until("traps installed", 5.0, || {
-            fs::read_to_string(svc.path("supervise/pid")).is_ok()
-        });
         svc.control(letter);
         wait_until(&format!("{name} recorded"), 5.0, || svc.lines("sigs").len() == i + 1);
         assert_eq!(svc.lines("sigs").last().map(String::as_str), Some(name));
@@ -300,7 +295,7 @@ fn x_stops_the_service_and_exits_0() {
     let sb = Sandbox::new();
     let svc = sb.service("svc", SIGNAL_RECORDER);
     let mut r = start_runsv(&runsv(), &sb, "svc");
-    svc.wait_new_pid(None);
+    svc.wait_recorder(1);
     svc.control("x");
     let st = r.wait_exit(5.0);
     assert_eq!(st.code(), Some(0));
@@ -312,7 +307,7 @@ fn sigterm_to_runsv_acts_like_x() {
     let sb = Sandbox::new();
     let svc = sb.service("svc", SIGNAL_RECORDER);
     let mut r = start_runsv(&runsv(), &sb, "svc");
-    let pid = svc.wait_new_pid(None);
+    let pid = svc.wait_recorder(1);
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait_exit(5.0).code(), Some(0));
     wait_until("service gone", 5.0, || !alive(pid));
@@ -323,9 +318,9 @@ fn sigterm_to_runsv_acts_like_x() {
 fn x_can_be_cancelled_by_a_later_d() {
     let sb = Sandbox::new();
     let svc = sb.service("svc", "trap '' TERM; exec sleep 1000");
-    svc.script("run", "trap 'sleep 0.5; exit 0' TERM; while :; do sleep 1 & wait $!; done");
+    svc.script("run", "trap 'sleep 0.5; exit 0' TERM; echo > ready; while :; do sleep 1 & wait $!; done");
     let mut r = start_runsv(&runsv(), &sb, "svc");
-    svc.wait_new_pid(None);
+    wait_until("traps set", 5.0, || svc.path("ready").exists());
     svc.control("xd");
     svc.wait_stat("down\n");
     stays_false("runsv exited although d followed x", 0.5, || !r.running());
@@ -454,8 +449,7 @@ fn control_h_exiting_0_replaces_hup_and_nonzero_lets_it_through() {
     let svc = sb.service("svc", SIGNAL_RECORDER);
     svc.script("control/h", "echo h >> scripts; test -e pass-through && exit 1; exit 0");
     let _r = start_runsv(&runsv(), &sb, "svc");
-    svc.wait_new_pid(None);
-    wait_until("traps", 5.0, || svc.path("pids").exists());
+    svc.wait_recorder(1);
     svc.control("h");
     wait_until("script ran", 5.0, || svc.lines("scripts").len() == 1);
     stays_false("HUP sent although handled", 0.3, || svc.path("sigs").exists());
@@ -470,8 +464,7 @@ fn non_executable_control_script_is_ignored() {
     let svc = sb.service("svc", SIGNAL_RECORDER);
     svc.file("control/h", "#!/bin/sh\necho ran >> scripts\nexit 0\n");
     let _r = start_runsv(&runsv(), &sb, "svc");
-    svc.wait_new_pid(None);
-    wait_until("traps", 5.0, || svc.path("pids").exists());
+    svc.wait_recorder(1);
     svc.control("h");
     wait_until("HUP sent", 5.0, || svc.lines("sigs") == ["HUP"]);
     assert!(!svc.path("scripts").exists());
@@ -528,7 +521,7 @@ fn garbage_on_the_control_fifo_is_ignored() {
     let sb = Sandbox::new();
     let svc = sb.service("svc", SIGNAL_RECORDER);
     let mut r = start_runsv(&runsv(), &sb, "svc");
-    let pid = svc.wait_new_pid(None);
+    let pid = svc.wait_recorder(1);
     let mut junk: Vec<u8> = (0u8..=255).filter(|b| !b"udoxtkpchaiq12".contains(b)).collect();
     junk.extend_from_slice(b"\n\n\xff\x00e");
     control_fifo(&svc.path("supervise/control"), &junk);

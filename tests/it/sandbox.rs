@@ -172,6 +172,15 @@ impl Service {
         wait_for("a new pid", 10.0, || self.pid().filter(|p| Some(*p) != old && alive(*p)))
     }
 
+    /// Waits until the [`SIGNAL_RECORDER`] has started `n` times with its
+    /// traps set; returns the pid of the last start.
+    pub fn wait_recorder(&self, n: usize) -> u32 {
+        wait_for(&format!("{n} recorder start(s)"), 10.0, || {
+            let pids = self.lines("pids");
+            (pids.len() >= n).then(|| pids.last()?.parse().ok()).flatten()
+        })
+    }
+
     /// Lines of a log file the scripts append to.
     pub fn lines(&self, rel: &str) -> Vec<String> {
         self.read(rel).lines().map(str::to_owned).collect()
@@ -296,9 +305,10 @@ pub fn run_env(cwd: &Path, prog: &Path, args: &[&str], env: &[(&str, &str)]) -> 
 }
 
 /// A run script that records every catchable signal it gets in `sigs`,
-/// records its pid in `pids`, and never exits on its own.
-pub const SIGNAL_RECORDER: &str = r#"echo $$ >> pids
-for s in HUP ALRM INT QUIT USR1 USR2 CONT; do trap "echo $s >> sigs" $s; done
+/// appends its pid to `pids` once its traps are set (wait for that with
+/// [`wait_recorder`] before signalling), and never exits on its own.
+pub const SIGNAL_RECORDER: &str = r#"for s in HUP ALRM INT QUIT USR1 USR2 CONT; do trap "echo $s >> sigs" $s; done
 trap 'echo TERM >> sigs; exit 0' TERM
+echo $$ >> pids
 echo started
 while :; do sleep 1 & wait $!; done"#;

@@ -5,66 +5,41 @@
 use crate::errno::Errno;
 use crate::fd::write_raw;
 
-const CAP: usize = 1024;
+const CAP: usize = 512;
 
-/// A message under construction; pieces past the capacity are cut.
-pub struct Msg {
-    buf: [u8; CAP],
-    len: usize,
+/// Writes one diagnostic line: the pieces, then `": "` and runit's text for
+/// `err` if given, then a newline, in a single `write(2)` to stderr. Kept
+/// out of line so the one buffer lives in one small frame (stack pages
+/// stay resident in every runsv); pieces past the capacity are cut.
+pub fn line(pieces: &[&[u8]], err: Option<Errno>) {
+    line2(pieces, &[], err)
 }
 
-impl Default for Msg {
-    fn default() -> Self {
-        Msg::new()
-    }
-}
-
-impl Msg {
-    pub const fn new() -> Msg {
-        Msg { buf: [0; CAP], len: 0 }
-    }
-
-    /// Appends bytes.
-    pub fn b(mut self, bytes: &[u8]) -> Msg {
-        self.push(bytes);
-        self
-    }
-
-    /// Appends a string.
-    pub fn s(self, s: &str) -> Msg {
-        self.b(s.as_bytes())
-    }
-
-    /// Appends `": "` and runit's text for the error.
-    pub fn err(self, e: Errno) -> Msg {
-        self.s(": ").s(e.text())
-    }
-
-    /// Appends a signed decimal number.
-    pub fn num(self, n: i64) -> Msg {
-        let mut digits = [0u8; 24];
-        let len = fmt_i64(n, &mut digits);
-        self.b(digits.get(..len).unwrap_or(&[]))
-    }
-
-    pub fn push(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if let Some(slot) = self.buf.get_mut(self.len) {
+/// [`line`] with the pieces given in two lists (a shared prefix and the
+/// message), so callers never allocate to join them.
+#[inline(never)]
+pub fn line2(head: &[&[u8]], pieces: &[&[u8]], err: Option<Errno>) {
+    let mut buf = [0u8; CAP];
+    let mut len = 0;
+    let tail: [&[u8]; 2] = match err {
+        Some(e) => [b": ", e.text().as_bytes()],
+        None => [b"", b""],
+    };
+    for piece in head.iter().chain(pieces.iter()).chain(tail.iter()).chain([&b"\n"[..]].iter()) {
+        for &b in piece.iter() {
+            if let Some(slot) = buf.get_mut(len) {
                 *slot = b;
-                self.len += 1;
+                len += 1;
             }
         }
     }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or(&[])
+    // The newline must survive a cut.
+    if len == CAP {
+        if let Some(last) = buf.last_mut() {
+            *last = b'\n';
+        }
     }
-
-    /// Adds the newline and writes the whole line to stderr at once.
-    pub fn line(mut self) {
-        self.push(b"\n");
-        let _ = write_raw(2, self.as_bytes());
-    }
+    let _ = write_raw(2, buf.get(..len).unwrap_or(&[]));
 }
 
 /// Formats `n` in decimal into `out`, returning the length used.
@@ -111,9 +86,4 @@ mod tests {
         }
     }
 
-    #[test]
-    fn message_pieces_join_with_runits_error_text() {
-        let m = Msg::new().s("runsv x: fatal: unable to open supervise/lock").err(Errno(libc::EACCES));
-        assert_eq!(m.as_bytes(), b"runsv x: fatal: unable to open supervise/lock: access denied");
-    }
 }

@@ -3,7 +3,7 @@
 //! calls (sigaction, dup2, chdir, execve, write, _exit) and touches no heap.
 
 use crate::errno::{cvt, Errno};
-use crate::msg::Msg;
+use crate::msg::line2;
 use std::ffi::{c_char, CStr};
 use std::os::fd::RawFd;
 
@@ -20,7 +20,9 @@ pub struct SpawnPlan<'a> {
     pub stdout: Option<RawFd>,
     /// Signals to set back to their default action.
     pub reset_signals: &'a [i32],
-    /// Child-side messages (without `: ERR`), written on failure before `_exit(111)`.
+    /// Child-side messages (without `: ERR`), written after `msg_prefix`
+    /// on failure before `_exit(111)`.
+    pub msg_prefix: &'a [&'a [u8]],
     pub on_chdir_fail: &'a [u8],
     pub on_dup_fail: &'a [u8],
     pub on_exec_fail: &'a [u8],
@@ -32,8 +34,8 @@ extern "C" {
     static environ: *const *const c_char;
 }
 
-fn child_fail(msg: &[u8], e: Errno) -> ! {
-    Msg::new().b(msg).err(e).line();
+fn child_fail(prefix: &[&[u8]], msg: &[u8], e: Errno) -> ! {
+    line2(prefix, &[msg], Some(e));
     // SAFETY: _exit is async-signal-safe and never returns.
     unsafe { libc::_exit(111) }
 }
@@ -54,26 +56,26 @@ pub fn spawn(plan: &SpawnPlan<'_>) -> Result<u32, Errno> {
             }
             if let Some(fd) = plan.stdin {
                 if libc::dup2(fd, 0) == -1 {
-                    child_fail(plan.on_dup_fail, Errno::last());
+                    child_fail(plan.msg_prefix, plan.on_dup_fail, Errno::last());
                 }
             }
             if let Some(fd) = plan.stdout {
                 if libc::dup2(fd, 1) == -1 {
                     let e = Errno::last();
                     if plan.dup_fail_is_warning {
-                        Msg::new().b(plan.on_dup_fail).err(e).line();
+                        line2(plan.msg_prefix, &[plan.on_dup_fail], Some(e));
                     } else {
-                        child_fail(plan.on_dup_fail, e);
+                        child_fail(plan.msg_prefix, plan.on_dup_fail, e);
                     }
                 }
             }
             if let Some(dir) = plan.chdir {
                 if libc::chdir(dir.as_ptr()) == -1 {
-                    child_fail(plan.on_chdir_fail, Errno::last());
+                    child_fail(plan.msg_prefix, plan.on_chdir_fail, Errno::last());
                 }
             }
             libc::execve(plan.path.as_ptr(), plan.argv.as_ptr(), environ);
-            child_fail(plan.on_exec_fail, Errno::last());
+            child_fail(plan.msg_prefix, plan.on_exec_fail, Errno::last());
         }
     }
     Ok(u32::try_from(pid).unwrap_or(0))
