@@ -5,5 +5,6 @@
 mod sandbox;
 
 mod differential;
+mod example;
 mod interop;
 mod runsv;

@@ -638,3 +638,30 @@ fn service_starts_with_default_sigpipe_and_an_empty_mask() {
     let mask = u64::from_str_radix(ign.split_whitespace().nth(1).unwrap(), 16).unwrap();
     assert_eq!(mask & 0x1000, 0, "{text}");
 }
+
+fn context_switches(pid: u32) -> u64 {
+    let s = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .filter(|l| l.contains("ctxt_switches"))
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .sum()
+}
+
+#[test]
+fn idle_runsv_never_wakes_up() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "exec sleep 1000");
+    svc.script("log/run", "exec sleep 1000");
+    let r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_stat("run\n");
+    wait_for("log pid", 5.0, || svc.log_pid());
+    // Let start-up settle, then count scheduler switches over an idle window.
+    wait_until("settled", 5.0, || {
+        let a = context_switches(r.pid);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        context_switches(r.pid) == a
+    });
+    let before = context_switches(r.pid);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert_eq!(context_switches(r.pid), before, "runsv woke up while idle");
+}

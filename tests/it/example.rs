@@ -1,0 +1,22 @@
+//! The README's first command: the example tree runs, restarts and obeys.
+
+use crate::sandbox::*;
+use std::path::Path;
+
+#[test]
+fn example_tree_tour_shows_restart_control_and_logging() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = run_env(
+        repo,
+        &repo.join("scripts/run-example"),
+        &["--tour"],
+        &[("RUNSV", ours("runsv").to_str().expect("utf-8 path"))],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "stdout:\n{text}\nstderr:\n{err}");
+    assert!(text.contains("quiet  run, want down"), "{text}");
+    assert!(text.contains("clock: started as pid"), "log collected: {text}");
+    assert!(err.contains("flaky: finish called with exit code 3, status byte 0"), "{err}");
+    assert!(text.ends_with("== every runsv has exited\n"), "{text}");
+}
