@@ -75,7 +75,6 @@ struct Prepared {
 }
 
 struct Runsv {
-    p: Prefix,
     selfpipe: SelfPipe,
     control: Fd,
     _control_w: Fd,
@@ -86,6 +85,8 @@ struct Runsv {
     _log_ok: Option<Fd>,
     io: Io,
     sup: Supervisor,
+    /// SIGTERM arrived while the main service was busy with a script.
+    term_pending: bool,
 }
 
 /// The effects half: spawns, signals, status files.
@@ -197,7 +198,6 @@ impl Runsv {
         };
 
         Ok(Runsv {
-            p,
             selfpipe,
             control,
             _control_w: control_w,
@@ -208,12 +208,12 @@ impl Runsv {
             _log_ok: log_ok,
             io,
             sup,
+            term_pending: false,
         })
     }
 
     /// The poll loop. Returns runsv's exit code.
     fn run(&mut self) -> i32 {
-        let _ = &self.p;
         if self.sup.handle(Event::Tick, &mut self.io) == Outcome::Exit {
             return 0;
         }
@@ -238,7 +238,7 @@ impl Runsv {
                 let _ = event::wait(&mut [], Some(100));
             }
 
-            let mut term = false;
+            let mut term = self.term_pending;
             self.selfpipe.drain(|sig| term |= sig == c::SIGTERM);
             while let Some((pid, ws)) = process::reap_one() {
                 if self.sup.handle(Event::Reaped(pid, ws), &mut self.io) == Outcome::Exit {
@@ -262,7 +262,13 @@ impl Runsv {
                     }
                 }
             }
-            if term && self.sup.handle(Event::Terminate, &mut self.io) == Outcome::Exit {
+            // SIGTERM is an `x`: like a control byte, it waits while a
+            // control script holds the main service.
+            self.term_pending = term && !self.sup.accepts_control(Which::Main);
+            if term
+                && !self.term_pending
+                && self.sup.handle(Event::Terminate, &mut self.io) == Outcome::Exit
+            {
                 return 0;
             }
             if self.sup.handle(Event::Tick, &mut self.io) == Outcome::Exit {

@@ -665,3 +665,17 @@ fn idle_runsv_never_wakes_up() {
     std::thread::sleep(std::time::Duration::from_millis(1500));
     assert_eq!(context_switches(r.pid), before, "runsv woke up while idle");
 }
+
+#[test]
+fn sigterm_during_a_control_script_is_handled_after_it() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", SIGNAL_RECORDER);
+    svc.script("control/h", "echo h >> scripts; sleep 0.5; exit 0");
+    let mut r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_recorder(1);
+    svc.control("h");
+    wait_until("control/h running", 5.0, || svc.path("scripts").exists());
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(5.0).code(), Some(0));
+    assert_eq!(svc.lines("sigs"), ["TERM"], "no HUP (handled), then TERM from the exit");
+}

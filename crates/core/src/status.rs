@@ -157,6 +157,7 @@ pub fn stat_line(state: State, paused: bool, got_term: bool, want: Want) -> Stat
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

@@ -232,7 +232,7 @@ impl Service {
     }
 
     fn gate_open(&self, mono: u64) -> bool {
-        self.throttle_until.map_or(true, |t| mono >= t)
+        self.throttle_until.is_none_or(|t| mono >= t)
     }
 
     /// Steps that stop the running process (runit's `stopservice`).
@@ -652,6 +652,7 @@ impl Supervisor {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     //! Transitions checked against a recording fake: no process is spawned.
     use super::*;

@@ -150,6 +150,7 @@ pub fn cvt_retry<T: PartialEq + From<i8>>(mut f: impl FnMut() -> T) -> Result<T,
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 

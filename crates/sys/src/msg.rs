@@ -74,6 +74,7 @@ pub fn fmt_i64(n: i64, out: &mut [u8; 24]) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
 mod tests {
     use super::*;
 
