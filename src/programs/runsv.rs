@@ -12,7 +12,7 @@ use runit_core::layout::{self, Which};
 use runit_core::status::{StatLine, Status};
 use runit_core::supervise::{Effects, Event, Outcome, Program, Signal, Supervisor};
 use runit_core::tai64n::Tai64n;
-use runit_sys::atomic::{write_atomic, AtomicError};
+use runit_sys::atomic::{write_atomic, AtomicError, WriteErrors};
 use runit_sys::event::{self, SelfPipe, Watch};
 use runit_sys::fs::{self, Kind};
 use runit_sys::msg::{fmt_i64, line, line2};
@@ -92,6 +92,7 @@ struct Runsv {
 /// The effects half: spawns, signals, status files.
 struct Io {
     p: Prefix,
+    has_log: bool,
     logpipe: Option<(Fd, Fd)>,
     run: Prepared,
     finish: Prepared,
@@ -129,16 +130,13 @@ impl Runsv {
             None
         };
 
-        make_supervise(&p, c"supervise", "unable to readlink ./supervise")?;
+        make_supervise(&p, Which::Main)?;
         let lock = lock::open_lockfile(c"supervise/lock")
             .map_err(|e| p.fatal("unable to open supervise/lock", Some(e)))?;
         lock::lock_exclusive_nb(&lock).map_err(|e| p.fatal("unable to lock supervise/lock", Some(e)))?;
 
         let log_lock = if has_log {
-            let cwd = fs::open_cwd().map_err(|e| p.fatal("unable to open current directory", Some(e)))?;
-            fs::chdir(c"./log").map_err(|e| p.fatal("unable to change directory to ./log", Some(e)))?;
-            make_supervise(&p, c"supervise", "unable to readlink ./log/supervise")?;
-            fs::fchdir(&cwd).map_err(|e| p.fatal("unable to change back to service directory", Some(e)))?;
+            make_supervise(&p, Which::Log)?;
             let l = lock::open_lockfile(c"log/supervise/lock")
                 .map_err(|e| p.fatal("unable to open log/supervise/lock", Some(e)))?;
             lock::lock_exclusive(&l).map_err(|e| p.fatal("unable to lock log/supervise/lock", Some(e)))?;
@@ -149,6 +147,7 @@ impl Runsv {
 
         let io = Io {
             p,
+            has_log,
             logpipe,
             run: Prepared {
                 path: c"./run",
@@ -231,47 +230,43 @@ impl Runsv {
                     ready: false,
                 },
             ];
-            let timeout = self.sup.next_deadline().map(|d| d.saturating_sub(clock::mono_ms()));
-            // poll errors (EINVAL/ENOMEM) are transient at worst; the next
+            let timeout = if self.term_pending && main_ctl {
+                Some(0) // a deferred SIGTERM can be taken now
+            } else {
+                self.sup.next_deadline().map(|d| d.saturating_sub(clock::mono_ms()))
+            };
+            // ppoll errors (EINVAL/ENOMEM) are transient at worst; the next
             // round retries, with a short pause so it cannot spin.
-            if event::wait(&mut watches, timeout).is_err() {
+            if self.selfpipe.wait(&mut watches, timeout).is_err() {
                 let _ = event::wait(&mut [], Some(100));
             }
 
+            // One round, in runit's order: reap, one control byte per FIFO,
+            // SIGTERM; then start what is due.
             let mut term = self.term_pending;
             self.selfpipe.drain(|sig| term |= sig == c::SIGTERM);
             while let Some((pid, ws)) = process::reap_one() {
-                if self.sup.handle(Event::Reaped(pid, ws), &mut self.io) == Outcome::Exit {
-                    return 0;
-                }
+                self.sup.feed(Event::Reaped(pid, ws), &mut self.io);
             }
-            // At most one byte per FIFO per round, as runit does.
             if self.sup.accepts_control(Which::Main) {
                 if let Some(b) = read_byte(&self.control) {
-                    if self.sup.handle(Event::Control(Which::Main, b), &mut self.io) == Outcome::Exit {
-                        return 0;
-                    }
+                    self.sup.feed(Event::Control(Which::Main, b), &mut self.io);
                 }
             }
             if let Some((r, _)) = &self.log_control {
                 if self.sup.accepts_control(Which::Log) {
                     if let Some(b) = read_byte(r) {
-                        if self.sup.handle(Event::Control(Which::Log, b), &mut self.io) == Outcome::Exit {
-                            return 0;
-                        }
+                        self.sup.feed(Event::Control(Which::Log, b), &mut self.io);
                     }
                 }
             }
             // SIGTERM is an `x`: like a control byte, it waits while a
             // control script holds the main service.
             self.term_pending = term && !self.sup.accepts_control(Which::Main);
-            if term
-                && !self.term_pending
-                && self.sup.handle(Event::Terminate, &mut self.io) == Outcome::Exit
-            {
-                return 0;
+            if term && !self.term_pending {
+                self.sup.feed(Event::Terminate, &mut self.io);
             }
-            if self.sup.handle(Event::Tick, &mut self.io) == Outcome::Exit {
+            if self.sup.pump(&mut self.io) == Outcome::Exit {
                 return 0;
             }
         }
@@ -290,31 +285,41 @@ fn read_byte(fd: &Fd) -> Option<u8> {
     }
 }
 
-/// Step 5/7: `mkdir supervise`, or create the target of a dangling symlink.
-fn make_supervise(p: &Prefix, name: &CStr, readlink_msg: &str) -> Result<(), i32> {
-    if fs::mkdir(name, 0o700).is_ok() {
+/// Step 5/7: `mkdir supervise`, or create the target of a dangling
+/// symlink. The log's target is relative to `log/`, so runsv changes into
+/// it for the mkdir and back, as runit does (only in that case).
+fn make_supervise(p: &Prefix, which: Which) -> Result<(), i32> {
+    let (path, readlink_msg) = match which {
+        Which::Main => (c"supervise", "unable to readlink ./supervise"),
+        Which::Log => (c"log/supervise", "unable to readlink ./log/supervise"),
+    };
+    if fs::mkdir(path, 0o700).is_ok() {
         return Ok(());
     }
-    let mut buf = [0u8; 256];
-    match fs::readlink(name, &mut buf) {
-        Ok(n) if n >= buf.len() => {
+    // One byte more than runit's 256-byte buffer, for the NUL.
+    let mut buf = [0u8; 257];
+    match fs::readlink(path, buf.get_mut(..256).unwrap_or(&mut [])) {
+        Ok(n) if n >= 256 => {
             line2(&p.pieces(), &[b"fatal: ", readlink_msg.as_bytes(), b": name too long"], None);
-            Err(EXIT_FATAL)
+            return Err(EXIT_FATAL);
         }
-        Ok(n) => {
-            // buf has room for the NUL: n < 256 here.
-            let mut z = [0u8; 257];
-            if let (Some(dst), Some(src)) = (z.get_mut(..n), buf.get(..n)) {
-                dst.copy_from_slice(src);
-            }
-            if let Ok(target) = CStr::from_bytes_until_nul(&z) {
-                let _ = fs::mkdir(target, 0o700);
-            }
-            Ok(())
-        }
-        Err(Errno(c::ENOENT)) | Err(Errno(c::EINVAL)) => Ok(()),
-        Err(e) => Err(p.fatal(readlink_msg, Some(e))),
+        Ok(_) => {}
+        Err(Errno(c::ENOENT)) | Err(Errno(c::EINVAL)) => return Ok(()),
+        Err(e) => return Err(p.fatal(readlink_msg, Some(e))),
     }
+    let Ok(target) = CStr::from_bytes_until_nul(&buf) else { return Ok(()) };
+    match which {
+        Which::Main => {
+            let _ = fs::mkdir(target, 0o700);
+        }
+        Which::Log => {
+            let cwd = fs::open_cwd().map_err(|e| p.fatal("unable to open current directory", Some(e)))?;
+            fs::chdir(c"./log").map_err(|e| p.fatal("unable to change directory to ./log", Some(e)))?;
+            let _ = fs::mkdir(target, 0o700);
+            fs::fchdir(&cwd).map_err(|e| p.fatal("unable to change back to service directory", Some(e)))?;
+        }
+    }
+    Ok(())
 }
 
 /// Step 8/10: the control FIFO, opened for reading and writing.
@@ -424,8 +429,15 @@ impl Io {
         }
     }
 
+    /// The log pipe's write end for stdout. Once the exit logic has closed
+    /// the pipe, -1: the dup then fails with runit's "file descriptor not
+    /// open" rather than handing the child runsv's own stdout.
     fn stdout_pipe(&self) -> Option<i32> {
-        self.logpipe.as_ref().map(|(_, w)| w.raw())
+        self.has_log.then(|| self.logpipe.as_ref().map_or(-1, |(_, w)| w.raw()))
+    }
+
+    fn stdin_pipe(&self) -> Option<i32> {
+        self.has_log.then(|| self.logpipe.as_ref().map_or(-1, |(r, _)| r.raw()))
     }
 }
 
@@ -440,7 +452,7 @@ impl Effects for Io {
         let (prep, stdin, stdout, args): (&Prepared, _, _, [*const c_char; 4]) = match (which, program) {
             (Which::Log, _) => (
                 &self.log_run,
-                self.logpipe.as_ref().map(|(r, _)| r.raw()),
+                self.stdin_pipe(),
                 None,
                 [c"./run".as_ptr(), core::ptr::null(), core::ptr::null(), core::ptr::null()],
             ),
@@ -536,23 +548,33 @@ impl Effects for Io {
         fs::readable(c"finish")
     }
 
-    fn publish(&mut self, which: Which, status: &Status, stat: &StatLine, pid_file: Option<u32>) {
+    /// runit's `update_status`: a failed open (or pid rename) abandons the
+    /// rest; write errors count only for `status`.
+    fn publish(&mut self, which: Which, status: &Status, stat: &StatLine, pid_file: Option<u32>) -> bool {
         let n = names(which);
+        let mut pid_written = false;
         if let Some(pid) = pid_file {
             let mut text = [0u8; 25];
             let len = if pid == 0 { 0 } else { fmt_pid(pid, &mut text) };
-            if let Err(e) = write_atomic(n.pid_new, n.pid, text.get(..len).unwrap_or(&[])) {
+            let data = text.get(..len).unwrap_or(&[]);
+            if let Err(e) = write_atomic(n.pid_new, n.pid, data, WriteErrors::Ignore) {
                 self.report(which, "pid", e);
-                return;
+                return false;
             }
+            pid_written = true;
         }
-        if let Err(e) = write_atomic(n.stat_new, n.stat, stat.as_bytes()) {
-            self.report(which, "stat", e);
-            return;
+        match write_atomic(n.stat_new, n.stat, stat.as_bytes(), WriteErrors::Ignore) {
+            Err(e @ AtomicError::Open(_)) => {
+                self.report(which, "stat", e);
+                return pid_written;
+            }
+            Err(e) => self.report(which, "stat", e),
+            Ok(()) => {}
         }
-        if let Err(e) = write_atomic(n.status_new, n.status, &status.encode()) {
+        if let Err(e) = write_atomic(n.status_new, n.status, &status.encode(), WriteErrors::Abort) {
             self.report(which, "status", e);
         }
+        pid_written
     }
 
     fn close_log_pipe(&mut self) {

@@ -679,3 +679,220 @@ fn sigterm_during_a_control_script_is_handled_after_it() {
     assert_eq!(r.wait_exit(5.0).code(), Some(0));
     assert_eq!(svc.lines("sigs"), ["TERM"], "no HUP (handled), then TERM from the exit");
 }
+
+/// Starts `prog args` with SIGCHLD and SIGTERM blocked, as a careless
+/// parent might leave them.
+fn spawn_with_blocked_signals(sb: &Sandbox, prog: &std::path::Path, args: &[&str]) -> Guarded {
+    use std::os::unix::process::CommandExt;
+    let errf = sb.path().join("blocked.stderr");
+    let err = fs::File::create(&errf).unwrap();
+    let mut cmd = std::process::Command::new(prog);
+    cmd.args(args).current_dir(sb.path()).stdin(std::process::Stdio::null());
+    cmd.stdout(err.try_clone().unwrap()).stderr(err).process_group(0);
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGCHLD);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().unwrap();
+    let pid = child.id();
+    Guarded { child: Some(child), pid, stderr_path: errf }
+}
+
+#[test]
+fn inherited_blocked_signals_neither_deafen_runsv_nor_reach_the_service() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "grep '^SigBlk' /proc/$$/status > blk; echo $$ >> pids; exec sleep 1000");
+    let mut r = spawn_with_blocked_signals(&sb, &runsv(), &["svc"]);
+    wait_until("service started", 5.0, || !svc.read("blk").is_empty());
+    let blk = svc.read("blk");
+    let mask = u64::from_str_radix(blk.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    let chld_term = (1u64 << (libc::SIGCHLD - 1)) | (1u64 << (libc::SIGTERM - 1));
+    assert_eq!(mask & chld_term, 0, "service inherited a blocked SIGCHLD/SIGTERM: {blk}");
+    svc.control("d");
+    svc.wait_stat("down\n");
+    svc.control("u");
+    wait_until("restarted", 5.0, || svc.lines("pids").len() == 2);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait_exit(5.0).code(), Some(0));
+}
+
+#[test]
+fn term_hitting_a_just_forked_service_never_reaches_runsv() {
+    // A TERM that lands between fork and exec must act on the child only.
+    let sb = Sandbox::in_memory();
+    let svc = sb.service("svc", "exec sleep 1000");
+    svc.file("down", "");
+    let mut r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_stat("down\n");
+    for _ in 0..30 {
+        svc.control("ut");
+        svc.control("d");
+        wait_until("down again", 5.0, || svc.stat() == "down\n");
+        assert!(r.running(), "runsv exited: {}", r.stderr());
+    }
+}
+
+#[test]
+fn d_read_in_the_round_the_service_exits_prevents_the_restart() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "echo x >> starts; exec sleep 1.2");
+    let r = start_runsv(&runsv(), &sb, "svc");
+    let pid = svc.wait_new_pid(None);
+    r.signal(libc::SIGSTOP);
+    wait_until("service exited", 5.0, || !alive(pid));
+    svc.control("d");
+    r.signal(libc::SIGCONT);
+    svc.wait_stat("down\n");
+    stays_false("restarted", 0.5, || svc.lines("starts").len() > 1);
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = s.rsplit(')').next().unwrap().split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn a_command_seen_with_an_expired_throttle_does_not_make_runsv_spin() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "echo x >> starts; exit 0");
+    svc.script("control/u", "exec sleep 1");
+    svc.file("down", "");
+    let r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_stat("down\n");
+    svc.control("o");
+    wait_until("ran once", 5.0, || svc.lines("starts").len() == 1);
+    svc.wait_stat("down\n"); // exited at once: a one-second throttle runs
+    // Let the throttle expire unseen, then hand runsv a `u` in the same round.
+    r.signal(libc::SIGSTOP);
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    svc.control("u");
+    let before = cpu_ticks(r.pid);
+    r.signal(libc::SIGCONT);
+    std::thread::sleep(std::time::Duration::from_millis(900)); // control/u runs
+    let used = cpu_ticks(r.pid) - before;
+    assert!(used < 20, "runsv used {used} ticks of CPU while control/u ran");
+    wait_until("started again", 5.0, || svc.lines("starts").len() >= 2);
+}
+
+#[test]
+fn unreadable_service_dir_is_fine_without_log_symlinks() {
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "exec sleep 1000");
+    svc.script("log/run", "exec sleep 1000");
+    fs::set_permissions(sb.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    std::process::Command::new("chown").args(["-R", "65534:65534"]).arg(&svc.dir).status().unwrap();
+    fs::set_permissions(&svc.dir, fs::Permissions::from_mode(0o300)).unwrap();
+    let errf = sb.path().join("err");
+    let _r = spawn_in(
+        sb.path(),
+        std::path::Path::new("setpriv"),
+        &["--reuid=65534", "--regid=65534", "--clear-groups", runsv().to_str().unwrap(), "svc"],
+        errf.clone(),
+    );
+    svc.wait_stat("run\n");
+    wait_until("log runs", 5.0, || svc.log_stat() == "run\n");
+    assert_eq!(fs::read_to_string(errf).unwrap(), "");
+}
+
+#[test]
+fn long_directory_names_are_never_cut_from_messages() {
+    let sb = Sandbox::new();
+    let name = "s".repeat(200);
+    let svc = sb.service(&format!("{name}/{name}/{name}"), "exec sleep 1000");
+    svc.file("log", "");
+    let dir = format!("{name}/{name}/{name}");
+    let r = spawn_in(sb.path(), &runsv(), &[&dir], sb.path().join("err"));
+    svc.wait_stat("run\n");
+    let want = format!("runsv {dir}: warning: ./log: not a directory.\n");
+    wait_until("warning", 5.0, || r.stderr() == want);
+}
+
+/// Runs the same set-up under the reference runsv and ours, in two
+/// sandboxes with the same relative service name; returns both.
+fn both(setup: impl Fn(&Sandbox) -> Service) -> Option<[(Sandbox, Service, std::path::PathBuf); 2]> {
+    let reference = ref_runit("runsv")?;
+    let mk = |bin: std::path::PathBuf| {
+        let sb = Sandbox::new();
+        let svc = setup(&sb);
+        (sb, svc, bin)
+    };
+    Some([mk(reference), mk(runsv())])
+}
+
+#[test]
+fn a_stat_that_cannot_be_renamed_still_gets_status_written_like_runit() {
+    let Some(pair) = both(|sb| {
+        let svc = sb.service("svc", "exec sleep 1000");
+        fs::create_dir_all(svc.path("supervise/stat")).unwrap();
+        svc
+    }) else { return };
+    let mut errs = Vec::new();
+    for (sb, svc, bin) in &pair {
+        let r = start_runsv(bin, sb, "svc");
+        wait_until("status written with a pid", 5.0, || {
+            svc.status().len() == 20 && svc.status()[12..16] != [0, 0, 0, 0]
+        });
+        wait_until("warnings", 5.0, || r.stderr().lines().count() >= 2);
+        errs.push(r.stderr());
+    }
+    assert_eq!(errs[0], errs[1]);
+    assert!(errs[1].starts_with("runsv svc: warning: unable to rename stat.new to supervise/stat: is a directory\n"));
+}
+
+#[test]
+fn a_pid_file_that_cannot_be_renamed_is_retried_and_skips_stat_like_runit() {
+    let Some(pair) = both(|sb| {
+        let svc = sb.service("svc", "exec sleep 1000");
+        svc.file("down", "");
+        fs::create_dir_all(svc.path("supervise/pid")).unwrap();
+        svc
+    }) else { return };
+    let mut seen = Vec::new();
+    for (sb, svc, bin) in &pair {
+        let r = start_runsv(bin, sb, "svc");
+        wait_until("first warning", 5.0, || r.stderr().lines().count() == 1);
+        svc.control("p");
+        wait_until("second warning", 5.0, || r.stderr().lines().count() == 2);
+        seen.push((r.stderr(), svc.path("supervise/stat").exists(), svc.path("supervise/status").exists()));
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(
+        seen[1].0,
+        "runsv svc: warning: unable to rename pid.new to supervise/pid: is a directory\n".repeat(2)
+    );
+}
+
+#[test]
+fn starts_after_the_log_pipe_closed_fail_like_runit() {
+    // After x the pipe is closed; a later u finds no pipe to put on stdout.
+    let Some(pair) = both(|sb| {
+        let svc = sb.service("svc", "exec sleep 1000");
+        svc.script("log/run", "cat >/dev/null; exec sleep 1000");
+        svc
+    }) else { return };
+    let msg = "runsv svc: fatal: unable to setup filedescriptor for ./run: file descriptor not open\n";
+    for (sb, svc, bin) in &pair {
+        let r = start_runsv(bin, sb, "svc");
+        let pid = svc.wait_new_pid(None);
+        // Ran long enough that the stop is not throttled.
+        wait_until("ran a second", 5.0, || {
+            svc.status().len() == 20 && {
+                let secs = u64::from_be_bytes(svc.status()[0..8].try_into().unwrap()) - 0x4000_0000_0000_000A;
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+                now > secs + 1
+            }
+        });
+        svc.control("x");
+        wait_until("log told to exit", 5.0, || svc.log_stat() == "run, want exit\n");
+        assert!(!alive(pid));
+        svc.control("u");
+        wait_until(&format!("{} says {msg:?}", bin.display()), 5.0, || r.stderr().contains(msg));
+    }
+}

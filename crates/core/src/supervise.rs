@@ -74,8 +74,9 @@ pub trait Effects {
     /// Can `finish` be opened for reading?
     fn finish_readable(&mut self) -> bool;
     /// Writes `pid` (only when `pid_file` is `Some`: the pid to write, 0 for
-    /// an empty file), then `stat`, then `status`.
-    fn publish(&mut self, which: Which, status: &Status, stat: &StatLine, pid_file: Option<u32>);
+    /// an empty file), then `stat`, then `status`. Returns whether the pid
+    /// file was written (a failed pid write is retried on the next publish).
+    fn publish(&mut self, which: Which, status: &Status, stat: &StatLine, pid_file: Option<u32>) -> bool;
     /// Closes runsv's copies of both ends of the log pipe.
     fn close_log_pipe(&mut self);
 }
@@ -260,16 +261,18 @@ impl Service {
             self.start_pending = true;
             return;
         }
-        if self.pid != 0 {
-            // Left over by `k`: runit stops it before starting anew.
-            self.push_stop();
-        }
+        self.throttle_until = None;
         self.push_fork();
     }
 
+    /// runit's `startservice`: control/u (not for finish), then a stop of a
+    /// process left over by `k`, then the fork.
     fn push_fork(&mut self) {
         if self.state != State::Finish {
             self.steps.push(Step::Script(b'u'));
+        }
+        if self.pid != 0 {
+            self.push_stop();
         }
         self.steps.push(Step::Fork);
     }
@@ -325,12 +328,14 @@ impl Supervisor {
     /// the last write of *either* service (one shared flag), then stat and
     /// status.
     fn publish(&mut self, which: Which, fx: &mut impl Effects) {
-        let changed = core::mem::replace(&mut self.pid_changed, false);
+        let changed = self.pid_changed;
         if let Some(s) = self.svc(which) {
             let status = s.status();
             let stat = stat_line(s.state, s.paused, s.got_term, s.want);
             let pid = if changed { Some(s.pid) } else { None };
-            fx.publish(which, &status, &stat, pid);
+            if fx.publish(which, &status, &stat, pid) && changed {
+                self.pid_changed = false;
+            }
         }
     }
 
@@ -361,6 +366,15 @@ impl Supervisor {
 
     /// Feeds one event, then starts whatever is due; says whether to exit.
     pub fn handle(&mut self, ev: Event, fx: &mut impl Effects) -> Outcome {
+        self.feed(ev, fx);
+        self.pump(fx)
+    }
+
+    /// Takes one event without starting anything yet. The program feeds a
+    /// whole loop round (reaps, then one control byte per FIFO, then
+    /// SIGTERM) and calls [`Supervisor::pump`] once, so that, as in runit,
+    /// a `d` read in the round a service exits prevents its restart.
+    pub fn feed(&mut self, ev: Event, fx: &mut impl Effects) {
         match ev {
             Event::Control(which, byte) => {
                 if let Some(cmd) = Command::from_byte(byte) {
@@ -371,7 +385,6 @@ impl Supervisor {
             Event::Reaped(pid, ws) => self.reaped(pid, ws, fx),
             Event::Tick => {}
         }
-        self.pump(fx)
     }
 
     fn command(&mut self, which: Which, cmd: Command, fx: &mut impl Effects) {
@@ -509,7 +522,13 @@ impl Supervisor {
     }
 
     /// Runs due steps and starts, then applies the exit logic.
-    fn pump(&mut self, fx: &mut impl Effects) -> Outcome {
+    pub fn pump(&mut self, fx: &mut impl Effects) -> Outcome {
+        let (_, mono) = fx.now();
+        for s in core::iter::once(&mut self.main).chain(self.log.as_mut()) {
+            if s.throttle_until.is_some_and(|t| mono >= t) {
+                s.throttle_until = None;
+            }
+        }
         // A bounded number of rounds: each round either makes progress or stops.
         for _ in 0..64 {
             let mut progressed = false;
@@ -539,9 +558,6 @@ impl Supervisor {
                 self.exited(which, ws, fx);
             }
             return true;
-        }
-        if s.throttle_until.is_some_and(|t| mono >= t) {
-            s.throttle_until = None;
         }
         if !s.gate_open(mono) || s.pid != 0 {
             return false;
@@ -696,9 +712,10 @@ mod tests {
         fn finish_readable(&mut self) -> bool {
             self.finish
         }
-        fn publish(&mut self, which: Which, _s: &Status, stat: &StatLine, pid: Option<u32>) {
+        fn publish(&mut self, which: Which, _s: &Status, stat: &StatLine, pid: Option<u32>) -> bool {
             let text = String::from_utf8_lossy(stat.as_bytes()).trim_end().to_string();
             self.stats.push((which, text, pid));
+            true
         }
         fn close_log_pipe(&mut self) {
             self.log.push("close log pipe".into());
@@ -901,6 +918,26 @@ mod tests {
         assert!(fx.log.is_empty(), "nothing to stop");
         s.handle(Event::Control(Which::Main, b'u'), &mut fx);
         assert_eq!(last_stat(&fx), "run");
+    }
+
+    #[test]
+    fn u_after_a_handled_k_runs_control_u_before_stopping_the_leftover() {
+        let mut fx = Fake { scripts: vec![b'k', b'u', b't'], ..Fake::default() };
+        let mut s = Supervisor::new(false, None, Tai64n::default(), 0);
+        s.handle(Event::Tick, &mut fx); // control/u = 1, then run = 2
+        s.handle(Event::Reaped(1, 0), &mut fx);
+        assert_eq!(s.main.pid, 2);
+        fx.log.clear();
+        s.handle(Event::Control(Which::Main, b'k'), &mut fx);
+        s.handle(Event::Reaped(3, 0), &mut fx); // control/k handled it: no KILL
+        assert_eq!(s.main.state, State::Down);
+        s.handle(Event::Control(Which::Main, b'u'), &mut fx);
+        s.handle(Event::Reaped(4, 0), &mut fx); // control/u
+        s.handle(Event::Reaped(5, 1 << 8), &mut fx); // control/t, not handled
+        assert_eq!(
+            fx.log,
+            ["script k = 3", "script u = 4", "script t = 5", "kill 2 Term", "spawn Main Run = 6"]
+        );
     }
 
     #[test]

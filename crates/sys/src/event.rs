@@ -1,6 +1,11 @@
 //! The event loop's two mechanisms: a self-pipe that signal handlers write
-//! to (the handler does one `write(2)` and nothing else), and `poll(2)`
+//! to (the handler does one `write(2)` and nothing else), and `ppoll(2)`
 //! with a timeout derived from a monotonic deadline. One thread, one loop.
+//!
+//! As in runit, the handled signals stay blocked except while the loop
+//! waits: `ppoll` atomically unblocks them, so a handler only ever runs
+//! there, and a child forked outside the wait cannot run the parent's
+//! handler before it resets its dispositions (see `process::SpawnPlan`).
 
 use crate::errno::{cvt, Errno};
 use crate::fd::{pipe, Fd};
@@ -29,18 +34,35 @@ extern "C" fn on_signal(sig: libc::c_int) {
 pub struct SelfPipe {
     read: Fd,
     _write: Fd,
+    /// The mask to wait with: the inherited one minus the handled signals.
+    wait_mask: libc::sigset_t,
 }
 
 impl SelfPipe {
     /// Creates the pipe (non-blocking, close-on-exec) and routes `signals`
     /// to it (SA_RESTART; SA_NOCLDSTOP so stopped children do not wake us).
+    /// The signals are blocked from here on, except inside [`SelfPipe::wait`].
     pub fn new(signals: &[i32]) -> Result<SelfPipe, Errno> {
         let (read, write) = pipe(true)?;
         SELFPIPE_WRITE.store(write.raw(), Ordering::Relaxed);
+        // SAFETY: sigset_t values are plain data initialised by sigemptyset
+        // and filled by sigprocmask before use.
+        let (mut set, mut old): (libc::sigset_t, libc::sigset_t) = unsafe { core::mem::zeroed() };
+        // SAFETY: set and old are valid sigset_t memory.
+        unsafe {
+            libc::sigemptyset(&mut set);
+            for &sig in signals {
+                libc::sigaddset(&mut set, sig);
+            }
+            cvt(libc::sigprocmask(libc::SIG_BLOCK, &set, &mut old))?;
+        }
+        let mut wait_mask = old;
         for &sig in signals {
+            // SAFETY: wait_mask is a valid, initialised sigset_t.
+            unsafe { libc::sigdelset(&mut wait_mask, sig) };
             catch(sig)?;
         }
-        Ok(SelfPipe { read, _write: write })
+        Ok(SelfPipe { read, _write: write, wait_mask })
     }
 
     pub fn fd(&self) -> RawFd {
@@ -88,21 +110,40 @@ pub struct Watch {
     pub ready: bool,
 }
 
-/// Waits until one of `watches` is readable or `timeout_ms` passes
-/// (`None`: no timeout). EINTR counts as a wake-up with nothing ready.
+impl SelfPipe {
+    /// Waits, with the handled signals unblocked, until one of `watches`
+    /// (or the self-pipe) is readable or `timeout_ms` passes (`None`: no
+    /// timeout). EINTR counts as a wake-up with nothing ready.
+    pub fn wait(&self, watches: &mut [Watch], timeout_ms: Option<u64>) -> Result<(), Errno> {
+        wait_masked(watches, timeout_ms, Some(&self.wait_mask))
+    }
+}
+
+/// Waits until one of `watches` is readable or `timeout_ms` passes, with
+/// the signal mask unchanged.
 pub fn wait(watches: &mut [Watch], timeout_ms: Option<u64>) -> Result<(), Errno> {
+    wait_masked(watches, timeout_ms, None)
+}
+
+fn wait_masked(
+    watches: &mut [Watch],
+    timeout_ms: Option<u64>,
+    mask: Option<&libc::sigset_t>,
+) -> Result<(), Errno> {
     let mut pfds = [libc::pollfd { fd: -1, events: 0, revents: 0 }; 8];
     for (p, w) in pfds.iter_mut().zip(watches.iter()) {
         p.fd = w.fd;
         p.events = libc::POLLIN;
     }
     let n = watches.len().min(pfds.len());
-    let timeout = match timeout_ms {
-        None => -1,
-        Some(ms) => i32::try_from(ms).unwrap_or(i32::MAX),
-    };
-    // SAFETY: pfds holds n valid pollfd entries.
-    let r = unsafe { libc::poll(pfds.as_mut_ptr(), n as libc::nfds_t, timeout) };
+    let ts = timeout_ms.map(|ms| libc::timespec {
+        tv_sec: libc::time_t::try_from(ms / 1000).unwrap_or(libc::time_t::MAX),
+        tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long,
+    });
+    let ts_ptr = ts.as_ref().map_or(core::ptr::null(), |t| t as *const libc::timespec);
+    let mask_ptr = mask.map_or(core::ptr::null(), |m| m as *const libc::sigset_t);
+    // SAFETY: pfds holds n valid pollfd entries; ts and mask outlive the call.
+    let r = unsafe { libc::ppoll(pfds.as_mut_ptr(), n as libc::nfds_t, ts_ptr, mask_ptr) };
     if r == -1 {
         let e = Errno::last();
         if e.0 == libc::EINTR {

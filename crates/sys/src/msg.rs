@@ -3,43 +3,34 @@
 //! same code serves a forked child before exec.
 
 use crate::errno::Errno;
-use crate::fd::write_raw;
-
-const CAP: usize = 512;
 
 /// Writes one diagnostic line: the pieces, then `": "` and runit's text for
-/// `err` if given, then a newline, in a single `write(2)` to stderr. Kept
-/// out of line so the one buffer lives in one small frame (stack pages
-/// stay resident in every runsv); pieces past the capacity are cut.
+/// `err` if given, then a newline, in a single `writev(2)` to stderr (no
+/// buffer, no length limit, nothing allocated).
 pub fn line(pieces: &[&[u8]], err: Option<Errno>) {
     line2(pieces, &[], err)
 }
 
 /// [`line`] with the pieces given in two lists (a shared prefix and the
 /// message), so callers never allocate to join them.
-#[inline(never)]
 pub fn line2(head: &[&[u8]], pieces: &[&[u8]], err: Option<Errno>) {
-    let mut buf = [0u8; CAP];
-    let mut len = 0;
-    let tail: [&[u8]; 2] = match err {
-        Some(e) => [b": ", e.text().as_bytes()],
-        None => [b"", b""],
+    const MAX: usize = 16;
+    let mut iov = [libc::iovec { iov_base: core::ptr::null_mut(), iov_len: 0 }; MAX];
+    let tail: [&[u8]; 3] = match err {
+        Some(e) => [b": ", e.text().as_bytes(), b"\n"],
+        None => [b"", b"", b"\n"],
     };
-    for piece in head.iter().chain(pieces.iter()).chain(tail.iter()).chain([&b"\n"[..]].iter()) {
-        for &b in piece.iter() {
-            if let Some(slot) = buf.get_mut(len) {
-                *slot = b;
-                len += 1;
-            }
+    let mut n = 0;
+    // The tail always fits: the first pieces get at most MAX - 3 slots.
+    for piece in head.iter().chain(pieces.iter()).take(MAX - 3).chain(tail.iter()) {
+        if let Some(v) = iov.get_mut(n) {
+            v.iov_base = piece.as_ptr() as *mut libc::c_void;
+            v.iov_len = piece.len();
+            n += 1;
         }
     }
-    // The newline must survive a cut.
-    if len == CAP {
-        if let Some(last) = buf.last_mut() {
-            *last = b'\n';
-        }
-    }
-    let _ = write_raw(2, buf.get(..len).unwrap_or(&[]));
+    // SAFETY: the first n iovecs point into slices that outlive the call.
+    unsafe { libc::writev(2, iov.as_ptr(), n as libc::c_int) };
 }
 
 /// Formats `n` in decimal into `out`, returning the length used.

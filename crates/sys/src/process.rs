@@ -18,7 +18,7 @@ pub struct SpawnPlan<'a> {
     /// Descriptor to put on stdin / stdout.
     pub stdin: Option<RawFd>,
     pub stdout: Option<RawFd>,
-    /// Signals to set back to their default action.
+    /// Signals to set back to their default action and then unblock.
     pub reset_signals: &'a [i32],
     /// Child-side messages (without `: ERR`), written after `msg_prefix`
     /// on failure before `_exit(111)`.
@@ -51,9 +51,13 @@ pub fn spawn(plan: &SpawnPlan<'_>) -> Result<u32, Errno> {
     if pid == 0 {
         // SAFETY (whole block): async-signal-safe calls on prepared data.
         unsafe {
+            let mut set: libc::sigset_t = core::mem::zeroed();
+            libc::sigemptyset(&mut set);
             for &sig in plan.reset_signals {
                 libc::signal(sig, libc::SIG_DFL);
+                libc::sigaddset(&mut set, sig);
             }
+            libc::sigprocmask(libc::SIG_UNBLOCK, &set, core::ptr::null_mut());
             if let Some(fd) = plan.stdin {
                 if libc::dup2(fd, 0) == -1 {
                     child_fail(plan.msg_prefix, plan.on_dup_fail, Errno::last());
