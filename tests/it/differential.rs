@@ -125,7 +125,17 @@ impl Raw {
         if word != "down" && want_shown != (st[17] == b'd') {
             return false;
         }
-        true
+        // Between a reap and the start of ./finish, runsv publishes state
+        // finish with no pid; the next round fills it in.
+        if word == "finish" && self.pid() == 0 {
+            return false;
+        }
+        // The pid file is written first: wait until status has caught up.
+        match &self.pid_file {
+            None => true,
+            Some(t) if t.is_empty() => self.pid() == 0,
+            Some(t) => *t == format!("{}\n", self.pid()),
+        }
     }
 
     fn stamp(&self) -> [u8; 12] {
@@ -212,10 +222,7 @@ impl Side {
 
     fn describe(&self) -> String {
         let m = read_raw(&self.sup());
-        let mut d = format!(
-            "{}: stat {:?} status {:02x?} pid {:?}",
-            self.label, m.stat, m.status, m.pid_file
-        );
+        let mut d = format!("{}: stat {:?} status {:02x?} pid {:?}", self.label, m.stat, m.status, m.pid_file);
         if self.has_log() {
             let l = read_raw(&self.log_sup());
             d += &format!("; log stat {:?} status {:02x?} pid {:?}", l.stat, l.status, l.pid_file);
@@ -259,15 +266,14 @@ impl Pair {
 
     /// Waits on both sides until `ready(main, log)` holds and the files of
     /// both supervise/ dirs are completely written, then compares them.
-    /// `log` is `None` without a log service. Returns the main and log pids
-    /// of ours (for later predicates; the reference's are alike).
+    /// `log` is `None` without a log service.
     fn settle(&mut self, step: &str, ready: impl Fn(&Raw, Option<&Raw>) -> bool) {
         for s in &self.sides {
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
                 let m = read_raw(&s.sup());
                 let l = s.has_log().then(|| read_raw(&s.log_sup()));
-                let log_ok = l.as_ref().map_or(true, Raw::consistent);
+                let log_ok = l.as_ref().is_none_or(Raw::consistent);
                 if m.consistent() && log_ok && ready(&m, l.as_ref()) {
                     break;
                 }
@@ -311,7 +317,12 @@ impl Pair {
                 if stale {
                     continue;
                 }
-                assert_ne!(snap.pid_field, PidField::Dead, "after {step}: {} {what}: status pid of a dead process", s.label);
+                assert_ne!(
+                    snap.pid_field,
+                    PidField::Dead,
+                    "after {step}: {} {what}: status pid of a dead process",
+                    s.label
+                );
                 assert_eq!(snap.nanos_mod_1000, 500, "after {step}: {} {what}: TAI64N nanoseconds", s.label);
                 assert!(
                     !matches!(snap.pid_file, PidFile::Other(_)),
@@ -418,9 +429,7 @@ fn differential_status_files_match_through_every_transition() {
     p.settle("c", |m, _| stat_is(m, "run\n"));
     for s in &p.sides {
         let pid = read_raw(&s.sup()).pid();
-        wait_until(&format!("{}: ./run continued by c", s.label), 5.0, || {
-            proc_state(pid).is_some_and(|c| c != 'T')
-        });
+        wait_until(&format!("{}: ./run continued by c", s.label), 5.0, || proc_state(pid).is_some_and(|c| c != 'T'));
     }
 
     p.control("o");
@@ -639,18 +648,37 @@ fn differential_log_pid_file_is_absent_until_the_normally_down_log_first_starts(
 // ---------------------------------------------------------------------------
 // b. messages on stderr and exit codes
 
-/// Runs `bin args...` with argv[0] set to `argv0`, to completion.
-fn run_argv0(cwd: &Path, bin: &Path, argv0: &str, args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(bin)
-        .arg0(argv0)
+/// Runs `bin args...` (argv[0] = `argv0` if given) to completion, killing
+/// it after 10 s: exit code, stdout, stderr. (Unlike `sandbox::run`, no
+/// timer outlives the call.)
+fn run_to_end(cwd: &Path, bin: &Path, argv0: Option<&str>, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut cmd = Command::new(bin);
+    if let Some(a) = argv0 {
+        cmd.arg0(a);
+    }
+    let mut child = cmd
         .args(args)
         .current_dir(cwd)
         .stdin(Stdio::null())
-        .output()
-        .expect("run");
-    let mut all = String::from_utf8_lossy(&out.stdout).into_owned();
-    all += &String::from_utf8_lossy(&out.stderr);
-    (out.status.code(), all)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("try_wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{} {args:?} did not exit within 10s", bin.display());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = child.wait_with_output().expect("output");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -661,12 +689,12 @@ fn differential_usage_messages_match() {
         let mut by_path = Vec::new();
         let mut by_name = Vec::new();
         for bin in [&reference, &ours("runsv")] {
-            let out = run(sb.path(), bin, args);
-            let text = String::from_utf8_lossy(&out.stderr).into_owned();
-            assert!(out.stdout.is_empty(), "usage on stdout");
-            let masked = text.replace(&*bin.to_string_lossy(), "ARGV0");
-            by_path.push((out.status.code(), masked));
-            by_name.push(run_argv0(sb.path(), bin, "runsv", args));
+            let (code, out, err) = run_to_end(sb.path(), bin, None, args);
+            assert_eq!(out, "", "usage on stdout");
+            by_path.push((code, err.replace(&*bin.to_string_lossy(), "ARGV0")));
+            let (code, out, err) = run_to_end(sb.path(), bin, Some("runsv"), args);
+            assert_eq!(out, "", "usage on stdout");
+            by_name.push((code, err));
         }
         assert_eq!(by_path[1], by_path[0], "usage by absolute path, argv0 masked, args {args:?} (left: ours)");
         assert_eq!(by_path[0], (Some(1), "usage: ARGV0 dir\n\n".to_owned()));
@@ -768,8 +796,9 @@ fn differential_message_second_runsv_on_a_locked_dir() {
         let svc = sb.service(SVC, RUN_SLEEP);
         let _first = start_runsv(&bin, &sb, SVC);
         svc.wait_stat("run\n");
-        let out = run(sb.path(), &bin, &[SVC]);
-        seen.push((out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned()));
+        let (code, out, err) = run_to_end(sb.path(), &bin, None, &[SVC]);
+        assert_eq!(out, "", "stdout");
+        seen.push((code, err));
     }
     assert_eq!(seen[1], seen[0], "left: ours, right: reference");
     assert_eq!(seen[0], (Some(111), "runsv svc: fatal: unable to lock supervise/lock: temporary failure\n".into()));
@@ -898,4 +927,59 @@ fn differential_finish_arguments_for_exit_kill_term_and_exec_failure() {
     assert_eq!(args[0], ["3 0", "-1 9", "-1 15", "111 0"]);
     let err = p.same_stderr("exec failure");
     assert_eq!(err, "runsv svc: fatal: unable to start ./run: access denied\n");
+}
+
+// ---------------------------------------------------------------------------
+// d. runsv's own signal, and the one by-design difference in runsv
+
+#[test]
+fn differential_sigterm_to_runsv_acts_like_x() {
+    let Some(mut p) = Pair::new(|svc| {
+        svc.script("finish", FINISH_RECORD);
+    }) else {
+        return;
+    };
+    p.start();
+    p.settle("start", |m, _| stat_is(m, "run\n"));
+    let pids = p.main_pids();
+    for s in &p.sides {
+        s.runsv.as_ref().expect("runsv").signal(libc::SIGTERM);
+    }
+    assert_eq!(p.wait_exit("SIGTERM to runsv"), Some(0));
+    p.compare("runsv exited after SIGTERM");
+    for (s, pid) in p.sides.iter().zip(pids) {
+        assert!(!alive(pid), "{}: service survived", s.label);
+        assert_eq!(s.svc.stat(), "down\n", "{}", s.label);
+        assert_eq!(s.svc.lines("finish-args"), ["-1 15"], "{}: finish", s.label);
+    }
+    p.same_stderr("SIGTERM to runsv");
+}
+
+#[test]
+fn differential_log_control_that_is_not_a_fifo_is_fatal_as_in_2_3_0_only() {
+    // SPEC §12: 2.1.2 stat'ed supervise/control instead of
+    // log/supervise/control, so the reference misses this; 2.3.0 (ours)
+    // refuses to start.
+    let Some(reference) = ref_runit("runsv") else { return };
+    let mut seen = Vec::new();
+    for bin in [reference, ours("runsv")] {
+        let sb = Sandbox::new();
+        let svc = sb.service(SVC, RUN_SLEEP);
+        svc.script("log/run", "exec cat >/dev/null");
+        svc.file("log/supervise/control", "");
+        let mut g = start_runsv(&bin, &sb, SVC);
+        let exited = wait_for("runsv to start the service or exit", 10.0, || {
+            if let Some(st) = g.child.as_mut().expect("child").try_wait().expect("try_wait") {
+                return Some(Some(st.code()));
+            }
+            (svc.stat() == "run\n" && svc.log_stat() == "run\n").then_some(None)
+        });
+        seen.push((exited, g.stderr()));
+    }
+    assert_eq!(seen[0], (None, String::new()), "reference (2.1.2) runs with the log control file");
+    assert_eq!(
+        seen[1],
+        (Some(Some(111)), "runsv svc: fatal: log/supervise/control exists but is not a fifo\n".to_owned()),
+        "ours (2.3.0)"
+    );
 }

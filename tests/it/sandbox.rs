@@ -294,24 +294,40 @@ pub fn run(cwd: &Path, prog: &Path, args: &[&str]) -> Output {
 }
 
 pub fn run_env(cwd: &Path, prog: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    // Output goes to files, so waiting needs no reader threads and the
+    // deadline is a plain try_wait loop (a killed pid is always our child).
+    let out_f = tempfile::tempfile().expect("stdout file");
+    let err_f = tempfile::tempfile().expect("stderr file");
     let mut cmd = Command::new(prog);
     cmd.args(args).current_dir(cwd).stdin(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+    let mut child = cmd
+        .stdout(out_f.try_clone().expect("dup"))
+        .stderr(err_f.try_clone().expect("dup"))
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {}: {e}", prog.display()));
-    let pid = child.id();
-    let killer = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(30));
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-    });
-    let out = child.wait_with_output().expect("wait");
-    drop(killer);
-    out
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{} did not exit within 60 s", prog.display());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let read = |mut f: fs::File| {
+        use std::io::{Read, Seek};
+        let mut v = Vec::new();
+        f.seek(std::io::SeekFrom::Start(0)).expect("seek");
+        f.read_to_end(&mut v).expect("read");
+        v
+    };
+    Output { status, stdout: read(out_f), stderr: read(err_f) }
 }
 
 /// A run script that records every catchable signal it gets in `sigs`,
