@@ -18,9 +18,7 @@
 use crate::sandbox::*;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// The name of the service directory in every sandbox (so `runsv svc: `
@@ -648,37 +646,10 @@ fn differential_log_pid_file_is_absent_until_the_normally_down_log_first_starts(
 // ---------------------------------------------------------------------------
 // b. messages on stderr and exit codes
 
-/// Runs `bin args...` (argv[0] = `argv0` if given) to completion, killing
-/// it after 10 s: exit code, stdout, stderr. (Unlike `sandbox::run`, no
-/// timer outlives the call.)
+/// Runs `bin args...` (argv[0] = `argv0` if given) to completion within
+/// 10 s: exit code, stdout, stderr.
 fn run_to_end(cwd: &Path, bin: &Path, argv0: Option<&str>, args: &[&str]) -> (Option<i32>, String, String) {
-    let mut cmd = Command::new(bin);
-    if let Some(a) = argv0 {
-        cmd.arg0(a);
-    }
-    let mut child = cmd
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().expect("try_wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{} {args:?} did not exit within 10s", bin.display());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let out = child.wait_with_output().expect("output");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    outcome(run_with(cwd, bin, argv0, args, &[], 10.0))
 }
 
 #[test]

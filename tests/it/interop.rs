@@ -15,37 +15,12 @@
 use crate::sandbox::*;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 const SVC: &str = "svc";
 
-/// Runs a client to completion (killing it after `secs`): exit code,
-/// stdout, stderr. Unlike `run`, nothing outlives the call.
+/// Runs a client to completion within `secs`: exit code, stdout, stderr.
 fn client(cwd: &Path, prog: &Path, args: &[&str], secs: f64) -> (Option<i32>, String, String) {
-    let mut child = Command::new(prog)
-        .args(args)
-        .current_dir(cwd)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {}: {e}", prog.display()));
-    let deadline = Instant::now() + Duration::from_secs_f64(secs);
-    while child.try_wait().expect("try_wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{} {args:?} did not finish within {secs}s", prog.display());
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let out = child.wait_with_output().expect("output");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    outcome(run_with(cwd, prog, None, args, &[], secs))
 }
 
 /// Masks what differs between runs: the sandbox path becomes `SB`, the

@@ -294,11 +294,20 @@ pub fn run(cwd: &Path, prog: &Path, args: &[&str]) -> Output {
 }
 
 pub fn run_env(cwd: &Path, prog: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    // Output goes to files, so waiting needs no reader threads and the
-    // deadline is a plain try_wait loop (a killed pid is always our child).
+    run_with(cwd, prog, None, args, env, 60.0)
+}
+
+/// Runs to completion with argv[0] `argv0` (if given), extra environment
+/// and a deadline of `secs` (then the test fails). Output goes to files,
+/// so waiting needs no reader threads and a chatty child cannot block on a
+/// full pipe; a killed pid is always our own unreaped child.
+pub fn run_with(cwd: &Path, prog: &Path, argv0: Option<&str>, args: &[&str], env: &[(&str, &str)], secs: f64) -> Output {
     let out_f = tempfile::tempfile().expect("stdout file");
     let err_f = tempfile::tempfile().expect("stderr file");
     let mut cmd = Command::new(prog);
+    if let Some(a) = argv0 {
+        cmd.arg0(a);
+    }
     cmd.args(args).current_dir(cwd).stdin(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);
@@ -308,7 +317,7 @@ pub fn run_env(cwd: &Path, prog: &Path, args: &[&str], env: &[(&str, &str)]) -> 
         .stderr(err_f.try_clone().expect("dup"))
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {}: {e}", prog.display()));
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
     let status = loop {
         if let Some(st) = child.try_wait().expect("try_wait") {
             break st;
@@ -316,7 +325,7 @@ pub fn run_env(cwd: &Path, prog: &Path, args: &[&str], env: &[(&str, &str)]) -> 
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{} did not exit within 60 s", prog.display());
+            panic!("{} {args:?} did not exit within {secs} s", prog.display());
         }
         std::thread::sleep(Duration::from_millis(2));
     };
@@ -328,6 +337,15 @@ pub fn run_env(cwd: &Path, prog: &Path, args: &[&str], env: &[(&str, &str)]) -> 
         v
     };
     Output { status, stdout: read(out_f), stderr: read(err_f) }
+}
+
+/// Exit code, stdout and stderr as text.
+pub fn outcome(out: Output) -> (Option<i32>, String, String) {
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// A run script that records every catchable signal it gets in `sigs`,
