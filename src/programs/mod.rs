@@ -1,3 +1,4 @@
 //! One module per program of the suite.
 
 pub mod runsv;
+pub mod sv;

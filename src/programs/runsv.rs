@@ -486,6 +486,8 @@ impl Effects for Io {
             on_dup_fail: prep.on_dup_fail,
             on_exec_fail: prep.on_exec_fail,
             dup_fail_is_warning: false,
+            close_stdout: false,
+            fail_code: 111,
         };
         match process::spawn(&plan) {
             Ok(pid) => Some(pid),
@@ -534,6 +536,8 @@ impl Effects for Io {
             on_dup_fail: &dup_fail,
             on_exec_fail: self.control.on_exec_fail,
             dup_fail_is_warning: true,
+            close_stdout: false,
+            fail_code: 111,
         };
         match process::spawn(&plan) {
             Ok(pid) => Some(pid),

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 pub fn ours(name: &str) -> PathBuf {
     match name {
         "runsv" => PathBuf::from(env!("CARGO_BIN_EXE_runsv")),
+        "sv" => PathBuf::from(env!("CARGO_BIN_EXE_sv")),
         other => panic!("no binary {other} in this build"),
     }
 }

@@ -137,7 +137,7 @@ fn wait_masked(
     }
     let n = watches.len().min(pfds.len());
     let ts = timeout_ms.map(|ms| libc::timespec {
-        tv_sec: libc::time_t::try_from(ms / 1000).unwrap_or(libc::time_t::MAX),
+        tv_sec: (ms / 1000).min(i32::MAX as u64) as _,
         tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long,
     });
     let ts_ptr = ts.as_ref().map_or(core::ptr::null(), |t| t as *const libc::timespec);

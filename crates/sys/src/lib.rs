@@ -15,6 +15,7 @@ pub mod errno;
 pub mod event;
 pub mod fd;
 pub mod fs;
+pub mod inotify;
 pub mod lock;
 pub mod msg;
 pub mod process;

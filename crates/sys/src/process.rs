@@ -28,16 +28,20 @@ pub struct SpawnPlan<'a> {
     pub on_exec_fail: &'a [u8],
     /// If a dup fails, warn and go on instead of exiting (control scripts).
     pub dup_fail_is_warning: bool,
+    /// Close stdout before exec (sv's `./check`).
+    pub close_stdout: bool,
+    /// The child's exit code when a step fails (runit: 111; sv's check: 0).
+    pub fail_code: i32,
 }
 
 extern "C" {
     static environ: *const *const c_char;
 }
 
-fn child_fail(prefix: &[&[u8]], msg: &[u8], e: Errno) -> ! {
+fn child_fail(prefix: &[&[u8]], msg: &[u8], e: Errno, code: i32) -> ! {
     line2(prefix, &[msg], Some(e));
     // SAFETY: _exit is async-signal-safe and never returns.
-    unsafe { libc::_exit(111) }
+    unsafe { libc::_exit(code) }
 }
 
 /// Forks and execs `plan`; returns the child's pid.
@@ -60,7 +64,7 @@ pub fn spawn(plan: &SpawnPlan<'_>) -> Result<u32, Errno> {
             libc::sigprocmask(libc::SIG_UNBLOCK, &set, core::ptr::null_mut());
             if let Some(fd) = plan.stdin {
                 if libc::dup2(fd, 0) == -1 {
-                    child_fail(plan.msg_prefix, plan.on_dup_fail, Errno::last());
+                    child_fail(plan.msg_prefix, plan.on_dup_fail, Errno::last(), plan.fail_code);
                 }
             }
             if let Some(fd) = plan.stdout {
@@ -69,17 +73,20 @@ pub fn spawn(plan: &SpawnPlan<'_>) -> Result<u32, Errno> {
                     if plan.dup_fail_is_warning {
                         line2(plan.msg_prefix, &[plan.on_dup_fail], Some(e));
                     } else {
-                        child_fail(plan.msg_prefix, plan.on_dup_fail, e);
+                        child_fail(plan.msg_prefix, plan.on_dup_fail, e, plan.fail_code);
                     }
                 }
             }
+            if plan.close_stdout {
+                libc::close(1);
+            }
             if let Some(dir) = plan.chdir {
                 if libc::chdir(dir.as_ptr()) == -1 {
-                    child_fail(plan.msg_prefix, plan.on_chdir_fail, Errno::last());
+                    child_fail(plan.msg_prefix, plan.on_chdir_fail, Errno::last(), plan.fail_code);
                 }
             }
             libc::execve(plan.path.as_ptr(), plan.argv.as_ptr(), environ);
-            child_fail(plan.msg_prefix, plan.on_exec_fail, Errno::last());
+            child_fail(plan.msg_prefix, plan.on_exec_fail, Errno::last(), plan.fail_code);
         }
     }
     Ok(u32::try_from(pid).unwrap_or(0))
@@ -94,6 +101,15 @@ pub fn reap_one() -> Option<(u32, i32)> {
         return None;
     }
     Some((u32::try_from(pid).unwrap_or(0), status))
+}
+
+/// Waits for one child to exit (retrying on EINTR); its raw wait status.
+pub fn wait_pid(pid: u32) -> Result<i32, Errno> {
+    let Ok(p) = libc::pid_t::try_from(pid) else { return Err(Errno(libc::ECHILD)) };
+    let mut status = 0;
+    // SAFETY: status is valid writable memory.
+    crate::errno::cvt_retry(|| unsafe { libc::waitpid(p, &mut status, 0) })?;
+    Ok(status)
 }
 
 /// Sends `sig` to the single process `pid` (never to a group: 0 is refused).
