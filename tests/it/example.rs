@@ -10,12 +10,16 @@ fn example_tree_tour_shows_restart_control_and_logging() {
         repo,
         &repo.join("scripts/run-example"),
         &["--tour"],
-        &[("RUNSV", ours("runsv").to_str().expect("utf-8 path"))],
+        &[
+            ("RUNSV", ours("runsv").to_str().expect("utf-8 path")),
+            ("SV", ours("sv").to_str().expect("utf-8 path")),
+        ],
     );
     let text = String::from_utf8_lossy(&out.stdout);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "stdout:\n{text}\nstderr:\n{err}");
-    assert!(text.contains("quiet  run, want down"), "{text}");
+    assert!(text.contains("ok: down: clock: 0s, normally up"), "{text}");
+    assert!(text.contains(": (pid ") && text.contains("s, normally down, want down"), "once: {text}");
     assert!(text.contains("clock: started as pid"), "log collected: {text}");
     assert!(err.contains("flaky: finish called with exit code 3, status byte 0"), "{err}");
     assert!(text.ends_with("== every runsv has exited\n"), "{text}");
