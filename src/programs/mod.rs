@@ -1,4 +1,5 @@
 //! One module per program of the suite.
 
 pub mod runsv;
+pub mod runsvdir;
 pub mod sv;

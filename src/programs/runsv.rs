@@ -488,6 +488,8 @@ impl Effects for Io {
             dup_fail_is_warning: false,
             close_stdout: false,
             fail_code: 111,
+            search: &[],
+            setsid: false,
         };
         match process::spawn(&plan) {
             Ok(pid) => Some(pid),
@@ -538,6 +540,8 @@ impl Effects for Io {
             dup_fail_is_warning: true,
             close_stdout: false,
             fail_code: 111,
+            search: &[],
+            setsid: false,
         };
         match process::spawn(&plan) {
             Ok(pid) => Some(pid),

@@ -504,6 +504,8 @@ fn run_check(name: &[u8]) -> bool {
         dup_fail_is_warning: false,
         close_stdout: true,
         fail_code: 0,
+        search: &[],
+        setsid: false,
     };
     let pid = match process::spawn(&plan) {
         Ok(pid) => pid,

@@ -16,6 +16,7 @@ pub fn ours(name: &str) -> PathBuf {
     match name {
         "runsv" => PathBuf::from(env!("CARGO_BIN_EXE_runsv")),
         "sv" => PathBuf::from(env!("CARGO_BIN_EXE_sv")),
+        "runsvdir" => PathBuf::from(env!("CARGO_BIN_EXE_runsvdir")),
         other => panic!("no binary {other} in this build"),
     }
 }

@@ -70,3 +70,9 @@ pub fn pipe(nonblock: bool) -> Result<(Fd, Fd), Errno> {
     let [r, w] = fds;
     Ok((Fd(r), Fd(w)))
 }
+
+/// `dup2(fd, target)`: the copy at `target` is not close-on-exec.
+pub fn dup_onto(fd: &Fd, target: RawFd) -> Result<(), Errno> {
+    // SAFETY: plain syscall on descriptors.
+    cvt(unsafe { libc::dup2(fd.raw(), target) }).map(|_| ())
+}

@@ -21,6 +21,8 @@ pub struct Meta {
     pub mode: u32,
     pub dev: u64,
     pub ino: u64,
+    /// Modification time, whole seconds.
+    pub mtime: i64,
 }
 
 fn meta(st: &libc::stat) -> Meta {
@@ -30,7 +32,7 @@ fn meta(st: &libc::stat) -> Meta {
         libc::S_IFREG => Kind::File,
         _ => Kind::Other,
     };
-    Meta { kind, mode: st.st_mode, dev: st.st_dev, ino: st.st_ino }
+    Meta { kind, mode: st.st_mode, dev: st.st_dev, ino: st.st_ino, mtime: st.st_mtime }
 }
 
 /// `stat(2)`, following symlinks.
@@ -103,4 +105,48 @@ pub fn umask() -> u32 {
         libc::umask(m);
         m
     }
+}
+
+/// Is `path` itself a symbolic link (`lstat(2)`)?
+pub fn is_symlink(path: &CStr) -> bool {
+    // SAFETY: an all-zero stat is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: path is NUL-terminated, st is valid writable memory.
+    let r = unsafe { libc::lstat(path.as_ptr(), &mut st) };
+    r == 0 && st.st_mode & libc::S_IFMT == libc::S_IFLNK
+}
+
+/// Why [`list_dir`] failed.
+pub enum ListError {
+    /// opendir failed.
+    Open(Errno),
+    /// readdir failed part-way.
+    Read(Errno),
+}
+
+/// The entry names of a directory, in directory order (`.` and `..`
+/// included, as readdir gives them).
+pub fn list_dir(path: &CStr) -> Result<Vec<Vec<u8>>, ListError> {
+    // SAFETY: path is NUL-terminated.
+    let dir = unsafe { libc::opendir(path.as_ptr()) };
+    if dir.is_null() {
+        return Err(ListError::Open(Errno::last()));
+    }
+    let mut names = Vec::new();
+    let result = loop {
+        // SAFETY: errno is reset so a NULL from readdir can be told apart.
+        unsafe { *libc::__errno_location() = 0 };
+        // SAFETY: dir is a valid DIR* until closedir below.
+        let ent = unsafe { libc::readdir(dir) };
+        if ent.is_null() {
+            let e = Errno::last();
+            break if e.0 == 0 { Ok(()) } else { Err(ListError::Read(e)) };
+        }
+        // SAFETY: d_name is a NUL-terminated array inside the entry.
+        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
+        names.push(name.to_bytes().to_vec());
+    };
+    // SAFETY: dir came from opendir and is closed once.
+    unsafe { libc::closedir(dir) };
+    result.map(|()| names)
 }

@@ -11,6 +11,15 @@ use std::os::fd::RawFd;
 pub const MOVED_TO: u32 = libc::IN_MOVED_TO;
 /// A file opened for writing was closed (also when its writer exits).
 pub const CLOSE_WRITE: u32 = libc::IN_CLOSE_WRITE;
+/// Entries of a watched directory appeared, vanished or were renamed, or
+/// the directory itself went away.
+pub const ENTRIES: u32 = libc::IN_CREATE
+    | libc::IN_DELETE
+    | libc::IN_MOVED_FROM
+    | libc::IN_MOVED_TO
+    | libc::IN_DELETE_SELF
+    | libc::IN_MOVE_SELF
+    | libc::IN_ATTRIB;
 
 pub struct Inotify {
     fd: Fd,
@@ -27,6 +36,12 @@ impl Inotify {
     pub fn watch(&self, path: &CStr, mask: u32) -> Result<i32, Errno> {
         // SAFETY: path is NUL-terminated.
         cvt(unsafe { libc::inotify_add_watch(self.fd.raw(), path.as_ptr(), mask) })
+    }
+
+    /// Stops watching `wd` (errors mean it is already gone).
+    pub fn unwatch(&self, wd: i32) {
+        // SAFETY: plain syscall.
+        unsafe { libc::inotify_rm_watch(self.fd.raw(), wd) };
     }
 
     pub fn fd(&self) -> RawFd {

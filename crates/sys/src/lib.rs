@@ -19,6 +19,7 @@ pub mod inotify;
 pub mod lock;
 pub mod msg;
 pub mod process;
+pub mod proctitle;
 
 pub use errno::{Errno, SysError};
 pub use fd::Fd;

@@ -4,13 +4,18 @@
 
 use crate::errno::{cvt, Errno};
 use crate::msg::line2;
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, CStr, CString};
 use std::os::fd::RawFd;
 
 /// Everything a child needs, built before `fork`.
 pub struct SpawnPlan<'a> {
     /// The program path passed to `execve`.
     pub path: &'a CStr,
+    /// If not empty: candidate paths from [`path_candidates`], tried in
+    /// order with runit's PATH rules instead of `path` (SPEC §2.6).
+    pub search: &'a [CString],
+    /// Start a new session first (runsvdir -P).
+    pub setsid: bool,
     /// NUL-pointer-terminated argv.
     pub argv: &'a [*const c_char],
     /// Directory to change into first.
@@ -85,11 +90,53 @@ pub fn spawn(plan: &SpawnPlan<'_>) -> Result<u32, Errno> {
                     child_fail(plan.msg_prefix, plan.on_chdir_fail, Errno::last(), plan.fail_code);
                 }
             }
-            libc::execve(plan.path.as_ptr(), plan.argv.as_ptr(), environ);
-            child_fail(plan.msg_prefix, plan.on_exec_fail, Errno::last(), plan.fail_code);
+            if plan.setsid {
+                libc::setsid();
+            }
+            if plan.search.is_empty() {
+                libc::execve(plan.path.as_ptr(), plan.argv.as_ptr(), environ);
+                child_fail(plan.msg_prefix, plan.on_exec_fail, Errno::last(), plan.fail_code);
+            }
+            // ENOENT: next; EACCES, EPERM, EISDIR: remember and go on;
+            // anything else: stop. Report the remembered error if any.
+            let mut remembered: Option<Errno> = None;
+            let mut last = Errno(libc::ENOENT);
+            for candidate in plan.search {
+                libc::execve(candidate.as_ptr(), plan.argv.as_ptr(), environ);
+                last = Errno::last();
+                match last.0 {
+                    libc::ENOENT => {}
+                    libc::EACCES | libc::EPERM | libc::EISDIR => remembered = Some(last),
+                    _ => break,
+                }
+            }
+            child_fail(plan.msg_prefix, plan.on_exec_fail, remembered.unwrap_or(last), plan.fail_code);
         }
     }
     Ok(u32::try_from(pid).unwrap_or(0))
+}
+
+/// The paths to try for `name` (SPEC §2.6): the name itself if it holds a
+/// `/`, else each element of this process's `$PATH` (default
+/// `/bin:/usr/bin`; an empty element is the current directory) joined
+/// with it. Built before a fork, tried in the child.
+pub fn path_candidates(name: &[u8]) -> Vec<CString> {
+    if name.contains(&b'/') {
+        return CString::new(name).into_iter().collect();
+    }
+    let path = std::env::var_os("PATH");
+    let path = path.as_ref().map_or(&b"/bin:/usr/bin"[..], |p| {
+        use std::os::unix::ffi::OsStrExt;
+        p.as_bytes()
+    });
+    path.split(|&b| b == b':')
+        .filter_map(|dir| {
+            let mut full = if dir.is_empty() { b".".to_vec() } else { dir.to_vec() };
+            full.push(b'/');
+            full.extend_from_slice(name);
+            CString::new(full).ok()
+        })
+        .collect()
 }
 
 /// Reaps one exited child without blocking: `Some((pid, raw_status))`.
