@@ -17,6 +17,7 @@ pub fn ours(name: &str) -> PathBuf {
         "runsv" => PathBuf::from(env!("CARGO_BIN_EXE_runsv")),
         "sv" => PathBuf::from(env!("CARGO_BIN_EXE_sv")),
         "runsvdir" => PathBuf::from(env!("CARGO_BIN_EXE_runsvdir")),
+        "chpst" => PathBuf::from(env!("CARGO_BIN_EXE_chpst")),
         other => panic!("no binary {other} in this build"),
     }
 }

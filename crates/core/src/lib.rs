@@ -9,6 +9,7 @@
 //! ([`sv`]). What does not: any syscall (see `runit-sys`).
 #![forbid(unsafe_code)]
 
+pub mod chpst;
 pub mod control;
 pub mod getopt;
 pub mod layout;

@@ -76,3 +76,23 @@ pub fn dup_onto(fd: &Fd, target: RawFd) -> Result<(), Errno> {
     // SAFETY: plain syscall on descriptors.
     cvt(unsafe { libc::dup2(fd.raw(), target) }).map(|_| ())
 }
+
+/// Lets the descriptor survive exec (chpst's lock is held by the program).
+pub fn keep_across_exec(fd: &Fd) -> Result<(), Errno> {
+    // SAFETY: F_SETFD on a descriptor we own.
+    cvt(unsafe { libc::fcntl(fd.raw(), libc::F_SETFD, 0) }).map(|_| ())
+}
+
+/// Reads a whole file (following symlinks).
+pub fn read_file(path: &CStr) -> Result<Vec<u8>, Errno> {
+    let fd = Fd::open(path, libc::O_RDONLY, 0)?;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = fd.read(&mut buf)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(buf.get(..n).unwrap_or(&[]));
+    }
+}

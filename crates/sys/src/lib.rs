@@ -11,6 +11,7 @@
 
 pub mod atomic;
 pub mod clock;
+pub mod creds;
 pub mod errno;
 pub mod event;
 pub mod fd;
@@ -28,7 +29,7 @@ pub use fd::Fd;
 /// flags, mode bits); programs never call libc themselves.
 pub mod c {
     pub use libc::{
-        EINVAL, ENOENT, ENXIO, EAGAIN, O_NONBLOCK, O_RDONLY, O_WRONLY, SIGALRM, SIGCHLD,
+        EAGAIN, EINVAL, EISDIR, ENOENT, ENXIO, O_NONBLOCK, O_RDONLY, O_WRONLY, SIGALRM, SIGCHLD,
         SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGSTOP, SIGTERM, SIGUSR1, SIGUSR2,
         S_IXUSR,
     };

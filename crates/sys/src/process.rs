@@ -139,6 +139,25 @@ pub fn path_candidates(name: &[u8]) -> Vec<CString> {
         .collect()
 }
 
+/// Replaces this process (no fork), trying `candidates` with runit's PATH
+/// rules; returns the error to report if every one failed. `argv` and
+/// `envp` are NUL-pointer-terminated.
+pub fn exec(candidates: &[CString], argv: &[*const c_char], envp: &[*const c_char]) -> Errno {
+    let mut remembered: Option<Errno> = None;
+    let mut last = Errno(libc::ENOENT);
+    for candidate in candidates {
+        // SAFETY: all three arrays are NUL-terminated and outlive the call.
+        unsafe { libc::execve(candidate.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+        last = Errno::last();
+        match last.0 {
+            libc::ENOENT => {}
+            libc::EACCES | libc::EPERM | libc::EISDIR => remembered = Some(last),
+            _ => break,
+        }
+    }
+    remembered.unwrap_or(last)
+}
+
 /// Reaps one exited child without blocking: `Some((pid, raw_status))`.
 pub fn reap_one() -> Option<(u32, i32)> {
     let mut status = 0;
