@@ -462,7 +462,7 @@ fn lookup(spec: &[u8], extended: bool) -> Result<(u32, Vec<u32>), i32> {
         return Ok((uid, vec![gid]));
     }
     let invalid = || fatal(&[b"invalid uid/gids: ", spec.get(1..).unwrap_or(&[])], None);
-    match parse_account(spec).map_err(|()| invalid())? {
+    match parse_account(spec).map_err(|_| invalid())? {
         Account::Numeric { uid, gids } => Ok((uid, gids)),
         Account::Names { user, groups } => {
             let unknown = || fatal(&[b"unknown user/group: ", spec], None);

@@ -43,8 +43,12 @@ pub enum Account<'a> {
 /// runit reads at most this many groups.
 pub const MAX_GROUPS: usize = 60;
 
-/// Parses the extended form. `Err(())` is runit's `invalid uid/gids`.
-pub fn parse_account(spec: &[u8]) -> Result<Account<'_>, ()> {
+/// runit's `invalid uid/gids`: a malformed `:uid:gid` form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvalidIds;
+
+/// Parses the extended form.
+pub fn parse_account(spec: &[u8]) -> Result<Account<'_>, InvalidIds> {
     let Some(numeric) = spec.strip_prefix(b":") else {
         let mut parts = spec.split(|&b| b == b':');
         let user = parts.next().unwrap_or(&[]);
@@ -53,16 +57,16 @@ pub fn parse_account(spec: &[u8]) -> Result<Account<'_>, ()> {
     };
     let mut fields = numeric.split(|&b| b == b':');
     let uid_field = fields.next().unwrap_or(&[]);
-    let uid = digits(uid_field).ok_or(())?;
+    let uid = digits(uid_field).ok_or(InvalidIds)?;
     let mut gids = Vec::new();
     let mut any = false;
     for g in fields.take(MAX_GROUPS) {
         any = true;
         // An empty gid field counts as 0 (runit's quirk).
-        gids.push(if g.is_empty() { 0 } else { digits(g).ok_or(())? });
+        gids.push(if g.is_empty() { 0 } else { digits(g).ok_or(InvalidIds)? });
     }
     if !any {
-        return Err(());
+        return Err(InvalidIds);
     }
     Ok(Account::Numeric { uid, gids })
 }
@@ -147,9 +151,9 @@ mod tests {
     fn numeric_accounts_follow_runits_quirks() {
         assert_eq!(parse_account(b":77:88:99"), Ok(Account::Numeric { uid: 77, gids: vec![88, 99] }));
         assert_eq!(parse_account(b":1234:"), Ok(Account::Numeric { uid: 1234, gids: vec![0] }));
-        assert_eq!(parse_account(b":1234"), Err(()));
-        assert_eq!(parse_account(b":12:3x"), Err(()));
-        assert_eq!(parse_account(b":x:3"), Err(()));
+        assert_eq!(parse_account(b":1234"), Err(InvalidIds));
+        assert_eq!(parse_account(b":12:3x"), Err(InvalidIds));
+        assert_eq!(parse_account(b":x:3"), Err(InvalidIds));
     }
 
     #[test]
