@@ -2,5 +2,7 @@
 
 pub mod chpst;
 pub mod runsv;
+pub mod runsvchdir;
 pub mod runsvdir;
 pub mod sv;
+pub mod utmpset;

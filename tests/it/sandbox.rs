@@ -18,6 +18,8 @@ pub fn ours(name: &str) -> PathBuf {
         "sv" => PathBuf::from(env!("CARGO_BIN_EXE_sv")),
         "runsvdir" => PathBuf::from(env!("CARGO_BIN_EXE_runsvdir")),
         "chpst" => PathBuf::from(env!("CARGO_BIN_EXE_chpst")),
+        "runsvchdir" => PathBuf::from(env!("CARGO_BIN_EXE_runsvchdir")),
+        "utmpset" => PathBuf::from(env!("CARGO_BIN_EXE_utmpset")),
         other => panic!("no binary {other} in this build"),
     }
 }
@@ -29,9 +31,14 @@ fn repo() -> PathBuf {
 /// A reference program from Debian's runit 2.1.2 or daemontools 0.76.
 /// Without it the test is skipped, except under `CI=true`, where it fails.
 pub fn reference(pkg: &str, name: &str) -> Option<PathBuf> {
-    let p = repo().join("reference").join(pkg).join("usr/bin").join(name);
+    let base = repo().join("reference").join(pkg);
+    let p = base.join("usr/bin").join(name);
     if p.exists() {
         return Some(p);
+    }
+    let sbin = base.join("usr/sbin").join(name);
+    if sbin.exists() {
+        return Some(sbin);
     }
     if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
         panic!("reference program {} missing under CI=true: run scripts/get-reference", p.display());

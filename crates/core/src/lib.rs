@@ -17,3 +17,4 @@ pub mod status;
 pub mod supervise;
 pub mod sv;
 pub mod tai64n;
+pub mod utmp;

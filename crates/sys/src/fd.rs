@@ -96,3 +96,37 @@ pub fn read_file(path: &CStr) -> Result<Vec<u8>, Errno> {
         out.extend_from_slice(buf.get(..n).unwrap_or(&[]));
     }
 }
+
+impl Fd {
+    /// `pread(2)` at `off`, retried on EINTR.
+    pub fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
+        let off = libc::off_t::try_from(off).map_err(|_| Errno(libc::EINVAL))?;
+        // SAFETY: buf is valid writable memory of buf.len() bytes.
+        let n = cvt_retry(|| unsafe { libc::pread(self.0, buf.as_mut_ptr().cast(), buf.len(), off) })?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// `pwrite(2)` at `off`, retried on EINTR.
+    pub fn write_at(&self, buf: &[u8], off: u64) -> Result<usize, Errno> {
+        let off = libc::off_t::try_from(off).map_err(|_| Errno(libc::EINVAL))?;
+        // SAFETY: buf is valid readable memory of buf.len() bytes.
+        let n = cvt_retry(|| unsafe { libc::pwrite(self.0, buf.as_ptr().cast(), buf.len(), off) })?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
+    /// The file's size (`fstat`).
+    pub fn size(&self) -> Result<u64, Errno> {
+        // SAFETY: an all-zero stat is a valid value to be overwritten.
+        let mut st: libc::stat = unsafe { core::mem::zeroed() };
+        // SAFETY: st is valid writable memory.
+        cvt(unsafe { libc::fstat(self.0, &mut st) })?;
+        Ok(u64::try_from(st.st_size).unwrap_or(0))
+    }
+
+    /// `ftruncate(2)`.
+    pub fn truncate(&self, len: u64) -> Result<(), Errno> {
+        let len = libc::off_t::try_from(len).map_err(|_| Errno(libc::EINVAL))?;
+        // SAFETY: plain syscall on a descriptor we own.
+        cvt(unsafe { libc::ftruncate(self.0, len) }).map(|_| ())
+    }
+}

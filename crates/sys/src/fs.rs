@@ -150,3 +150,9 @@ pub fn list_dir(path: &CStr) -> Result<Vec<Vec<u8>>, ListError> {
     unsafe { libc::closedir(dir) };
     result.map(|()| names)
 }
+
+/// `symlink(2)`: creates `link` pointing at `target` (stored as given).
+pub fn symlink(target: &CStr, link: &CStr) -> Result<(), Errno> {
+    // SAFETY: both paths are NUL-terminated.
+    cvt(unsafe { libc::symlink(target.as_ptr(), link.as_ptr()) }).map(|_| ())
+}

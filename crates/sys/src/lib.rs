@@ -29,7 +29,8 @@ pub use fd::Fd;
 /// flags, mode bits); programs never call libc themselves.
 pub mod c {
     pub use libc::{
-        EAGAIN, EINVAL, EISDIR, ENOENT, ENXIO, O_NONBLOCK, O_RDONLY, O_WRONLY, SIGALRM, SIGCHLD,
+        EAGAIN, EINVAL, EISDIR, ENOENT, ENOSPC, ENXIO, O_APPEND, O_CREAT, O_NONBLOCK, O_RDONLY,
+        O_RDWR, O_WRONLY, SIGALRM, SIGCHLD,
         SIGCONT, SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGQUIT, SIGSTOP, SIGTERM, SIGUSR1, SIGUSR2,
         S_IXUSR,
     };
