@@ -42,25 +42,26 @@ pub fn main(args: Args) -> i32 {
         }
     }
     let Some(&tty) = g.operands().first() else { return usage() };
-    let fatal = |pieces: &[&[u8]], e: Option<Errno>| {
-        let mut all: Vec<&[u8]> = vec![b"utmpset: fatal: "];
-        all.extend_from_slice(pieces);
-        line(&all, e);
-        EXIT_FATAL
-    };
     if tty.len() > LINE_LEN {
         return fatal(&[b"unable to logout line ", tty, b" in utmp: name too long"], None);
     }
     let (secs, usecs) = now();
-    if let Err(code) = logout_utmp(tty, secs, usecs, &fatal) {
+    if let Err(code) = logout_utmp(tty, secs, usecs) {
         return code;
     }
     if wtmp {
-        if let Err(code) = append_wtmp(tty, secs, usecs, &fatal) {
+        if let Err(code) = append_wtmp(tty, secs, usecs) {
             return code;
         }
     }
     0
+}
+
+fn fatal(pieces: &[&[u8]], e: Option<Errno>) -> i32 {
+    let mut all: Vec<&[u8]> = vec![b"utmpset: fatal: "];
+    all.extend_from_slice(pieces);
+    line(&all, e);
+    EXIT_FATAL
 }
 
 fn now() -> (i32, i32) {
@@ -70,7 +71,7 @@ fn now() -> (i32, i32) {
     (secs, usecs)
 }
 
-fn logout_utmp(tty: &[u8], secs: i32, usecs: i32, fatal: &dyn Fn(&[&[u8]], Option<Errno>) -> i32) -> Result<(), i32> {
+fn logout_utmp(tty: &[u8], secs: i32, usecs: i32) -> Result<(), i32> {
     let f = Fd::open(UTMP, c::O_RDWR, 0).map_err(|e| fatal(&[b"unable to open ", UTMP.to_bytes()], Some(e)))?;
     lock::lock_exclusive(&f).map_err(|e| fatal(&[b"unable to lock: ", UTMP.to_bytes()], Some(e)))?;
     let mut rec = [0u8; RECORD_LEN];
@@ -93,7 +94,7 @@ fn logout_utmp(tty: &[u8], secs: i32, usecs: i32, fatal: &dyn Fn(&[&[u8]], Optio
     Err(EXIT_FATAL)
 }
 
-fn append_wtmp(tty: &[u8], secs: i32, usecs: i32, fatal: &dyn Fn(&[&[u8]], Option<Errno>) -> i32) -> Result<(), i32> {
+fn append_wtmp(tty: &[u8], secs: i32, usecs: i32) -> Result<(), i32> {
     let f = Fd::open(WTMP, c::O_WRONLY | c::O_APPEND | c::O_CREAT, 0o600)
         .map_err(|e| fatal(&[b"unable to open ", WTMP.to_bytes()], Some(e)))?;
     lock::lock_exclusive(&f).map_err(|e| fatal(&[b"unable to lock ", WTMP.to_bytes()], Some(e)))?;
