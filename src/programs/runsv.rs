@@ -504,6 +504,23 @@ impl Effects for Io {
         let _ = process::kill(pid, signo(sig));
     }
 
+    fn has_script(&mut self, letter: u8) -> bool {
+        let path = layout::control_script(letter);
+        let mut buf = [0u8; 10];
+        if let Some(dst) = buf.get_mut(..9) {
+            dst.copy_from_slice(&path);
+        }
+        let Ok(path) = CStr::from_bytes_until_nul(&buf) else { return false };
+        match fs::stat(path) {
+            Ok(m) => m.mode & c::S_IXUSR != 0,
+            Err(Errno(c::ENOENT)) => false,
+            Err(e) => {
+                self.warn(&[b"unable to stat control/", &[letter]], Some(e));
+                false
+            }
+        }
+    }
+
     fn run_script(&mut self, letter: u8) -> Option<u32> {
         let path_bytes = layout::control_script(letter);
         let mut buf = [0u8; 10];
@@ -512,14 +529,6 @@ impl Effects for Io {
         }
         let Ok(path) = CStr::from_bytes_until_nul(&buf) else { return None };
         let name = [letter];
-        match fs::stat(path) {
-            Ok(m) if m.mode & c::S_IXUSR != 0 => {}
-            Ok(_) | Err(Errno(c::ENOENT)) => return None,
-            Err(e) => {
-                self.warn(&[b"unable to stat control/", &name], Some(e));
-                return None;
-            }
-        }
         let mut dup_fail = *b"warning: unable to setup stdout for control/?";
         if let Some(last) = dup_fail.last_mut() {
             *last = letter;

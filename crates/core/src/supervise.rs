@@ -68,8 +68,9 @@ pub trait Effects {
     fn spawn(&mut self, which: Which, program: Program) -> Option<u32>;
     /// Sends a signal to one pid (never 0).
     fn signal(&mut self, pid: u32, sig: Signal);
-    /// Starts `control/<letter>` if it is an owner-executable file;
-    /// `None` if absent or it could not be started (not handled).
+    /// Is `control/<letter>` an owner-executable file? (Warns on odd errors.)
+    fn has_script(&mut self, letter: u8) -> bool;
+    /// Starts `control/<letter>`; `None` if it could not be started (not handled).
     fn run_script(&mut self, letter: u8) -> Option<u32>;
     /// Can `finish` be opened for reading?
     fn finish_readable(&mut self) -> bool;
@@ -293,11 +294,21 @@ pub enum Outcome {
 
 /// runsv's whole state: the main service, the optional log service, and
 /// the shared "pid changed" flag (runit's quirk, see [`Supervisor::publish`]).
+///
+/// Status writes are coalesced: consecutive publishes of the same service
+/// within one pass become one write of the final state (runit's `d` writes
+/// "run, want down" and then "run, got TERM, want down" a microsecond
+/// later; we write the second only). A publish is flushed before the other
+/// service's, before a control script runs, before `k` forces the state,
+/// before the log pipe is closed, and at the end of every pass, so every
+/// state an observer could act on is still written, in runit's order.
 #[derive(Clone, Copy, Debug)]
 pub struct Supervisor {
     pub main: Service,
     pub log: Option<Service>,
     pid_changed: bool,
+    /// A publish not yet written, with the pid flag it took when made.
+    dirty: Option<(Which, bool)>,
 }
 
 impl Supervisor {
@@ -309,12 +320,14 @@ impl Supervisor {
             main: Service::new(Which::Main, want(main_down), stamp, mono),
             log: log_down.map(|d| Service::new(Which::Log, want(d), stamp, mono)),
             pid_changed: true,
+            dirty: None,
         }
     }
 
     /// Writes one service's status files (runsv's start-up steps 9 and 10).
     pub fn publish_status(&mut self, which: Which, fx: &mut impl Effects) {
         self.publish(which, fx);
+        self.flush(fx);
     }
 
     fn svc(&mut self, which: Which) -> Option<&mut Service> {
@@ -328,14 +341,29 @@ impl Supervisor {
     /// the last write of *either* service (one shared flag), then stat and
     /// status.
     fn publish(&mut self, which: Which, fx: &mut impl Effects) {
-        let changed = self.pid_changed;
-        if let Some(s) = self.svc(which) {
-            let status = s.status();
-            let stat = stat_line(s.state, s.paused, s.got_term, s.want);
-            let pid = if changed { Some(s.pid) } else { None };
-            if fx.publish(which, &status, &stat, pid) && changed {
-                self.pid_changed = false;
+        let earlier = match self.dirty {
+            Some((w, _)) if w != which => {
+                self.flush(fx);
+                false
             }
+            Some((_, flag)) => flag,
+            None => false,
+        };
+        // runit's write would take the flag now; the deferred one does too.
+        let flag = core::mem::replace(&mut self.pid_changed, false);
+        self.dirty = Some((which, flag || earlier));
+    }
+
+    /// Writes the pending publish, if any.
+    fn flush(&mut self, fx: &mut impl Effects) {
+        let Some((which, pid_flag)) = self.dirty.take() else { return };
+        let Some(s) = self.svc(which) else { return };
+        let status = s.status();
+        let stat = stat_line(s.state, s.paused, s.got_term, s.want);
+        let pid = if pid_flag { Some(s.pid) } else { None };
+        if !fx.publish(which, &status, &stat, pid) && pid_flag {
+            // The pid file was not written: retry it with the next write.
+            self.pid_changed = true;
         }
     }
 
@@ -539,7 +567,9 @@ impl Supervisor {
                 break;
             }
         }
-        self.exit_logic(fx)
+        let out = self.exit_logic(fx);
+        self.flush(fx);
+        out
     }
 
     /// One unit of progress for a service; `true` if anything happened.
@@ -577,9 +607,13 @@ impl Supervisor {
             Step::Script(letter) => {
                 s.steps.pop();
                 s.handled = false;
-                if which == Which::Main {
+                if which == Which::Main && fx.has_script(letter) {
+                    // The script sees (and may read) the state before it.
+                    self.flush(fx);
                     if let Some(pid) = fx.run_script(letter) {
-                        s.script_pid = pid;
+                        if let Some(s) = self.svc(which) {
+                            s.script_pid = pid;
+                        }
                     }
                 }
             }
@@ -613,7 +647,11 @@ impl Supervisor {
             }
             Step::ForceDown => {
                 s.steps.pop();
-                s.state = State::Down;
+                // `k` forces down without a write: flush what came before.
+                self.flush(fx);
+                if let Some(s) = self.svc(which) {
+                    s.state = State::Down;
+                }
             }
             Step::Fork => {
                 if s.fork_retry_at.is_some_and(|t| mono < t) {
@@ -661,6 +699,7 @@ impl Supervisor {
         if log.want != Want::Exit {
             log.want = Want::Exit;
             self.publish(Which::Log, fx);
+            self.flush(fx);
             fx.close_log_pipe();
         }
         Outcome::Continue
@@ -701,10 +740,10 @@ mod tests {
         fn signal(&mut self, pid: u32, sig: Signal) {
             self.log.push(format!("kill {pid} {sig:?}"));
         }
+        fn has_script(&mut self, letter: u8) -> bool {
+            self.scripts.contains(&letter)
+        }
         fn run_script(&mut self, letter: u8) -> Option<u32> {
-            if !self.scripts.contains(&letter) {
-                return None;
-            }
             self.next_pid += 1;
             self.log.push(format!("script {} = {}", letter as char, self.next_pid));
             Some(self.next_pid)
