@@ -32,9 +32,11 @@ const SOFTLIMIT_USAGE: &str = " [-a allbytes] [-c corebytes] [-d databytes] [-f 
 pub fn main(args: Args) -> i32 {
     let argv0 = args.get(0).map_or(&b"chpst"[..], CStr::to_bytes);
     let (who, prog) = personality(argv0);
+    // getopt's diagnostics name the program as invoked; usage, the stripped name.
+    let base = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
     let argv: Vec<&'static [u8]> = (1..args.len()).filter_map(|i| args.get(i)).map(CStr::to_bytes).collect();
     let plan = match who {
-        Personality::Chpst => parse_chpst(prog, &argv),
+        Personality::Chpst => parse_chpst(prog, base, &argv),
         Personality::Setuidgid | Personality::Envuidgid => {
             let (Some(&account), Some(rest)) = (argv.first(), argv.get(1..).filter(|r| !r.is_empty())) else {
                 return usage(prog, " account child");
@@ -63,8 +65,8 @@ pub fn main(args: Args) -> i32 {
             p.setsid = true;
             Ok(p)
         }
-        Personality::Setlock => parse_setlock(prog, &argv),
-        Personality::Softlimit => parse_softlimit(prog, &argv),
+        Personality::Setlock => parse_setlock(prog, base, &argv),
+        Personality::Softlimit => parse_softlimit(prog, base, &argv),
     };
     match plan {
         Ok(plan) => plan.run(),
@@ -171,7 +173,7 @@ impl<'a> Plan<'a> {
     }
 }
 
-fn parse_chpst<'a>(prog: &[u8], argv: &'a [&'a [u8]]) -> Result<Plan<'a>, i32> {
+fn parse_chpst<'a>(prog: &[u8], base: &[u8], argv: &'a [&'a [u8]]) -> Result<Plan<'a>, i32> {
     let usage = || usage(prog, CHPST_USAGE);
     let mut p = Plan::new(&[]);
     let mut g = Getopt::new(argv, b"u:U:b:e:m:d:o:p:f:c:r:t:/:C:n:l:L:vVP012");
@@ -213,7 +215,7 @@ fn parse_chpst<'a>(prog: &[u8], argv: &'a [&'a [u8]]) -> Result<Plan<'a>, i32> {
             Ok(_) => return Err(usage()),
             Err(e) => {
                 let (text, ch) = e.text();
-                getopt_error(prog, text, ch);
+                getopt_error(base, text, ch);
                 return Err(usage());
             }
         }
@@ -225,7 +227,7 @@ fn parse_chpst<'a>(prog: &[u8], argv: &'a [&'a [u8]]) -> Result<Plan<'a>, i32> {
     Ok(p)
 }
 
-fn parse_setlock<'a>(prog: &[u8], argv: &'a [&'a [u8]]) -> Result<Plan<'a>, i32> {
+fn parse_setlock<'a>(prog: &[u8], base: &[u8], argv: &'a [&'a [u8]]) -> Result<Plan<'a>, i32> {
     let usage = || usage(prog, " [ -nNxX ] file program [ arg ... ]");
     let (mut wait, mut quiet) = (false, false);
     let mut g = Getopt::new(argv, b"nNxX");
@@ -238,7 +240,7 @@ fn parse_setlock<'a>(prog: &[u8], argv: &'a [&'a [u8]]) -> Result<Plan<'a>, i32>
             Ok(_) => return Err(usage()),
             Err(e) => {
                 let (text, ch) = e.text();
-                getopt_error(prog, text, ch);
+                getopt_error(base, text, ch);
                 return Err(usage());
             }
         }
@@ -252,7 +254,7 @@ fn parse_setlock<'a>(prog: &[u8], argv: &'a [&'a [u8]]) -> Result<Plan<'a>, i32>
     Ok(p)
 }
 
-fn parse_softlimit<'a>(prog: &[u8], argv: &'a [&'a [u8]]) -> Result<Plan<'a>, i32> {
+fn parse_softlimit<'a>(prog: &[u8], base: &[u8], argv: &'a [&'a [u8]]) -> Result<Plan<'a>, i32> {
     let mut p = Plan::new(&[]);
     let mut g = Getopt::new(argv, b"a:c:d:f:l:m:o:p:r:s:t:");
     for opt in g.by_ref() {
@@ -278,7 +280,7 @@ fn parse_softlimit<'a>(prog: &[u8], argv: &'a [&'a [u8]]) -> Result<Plan<'a>, i3
             Ok(_) => return Err(usage(prog, SOFTLIMIT_USAGE)),
             Err(e) => {
                 let (text, ch) = e.text();
-                getopt_error(prog, text, ch);
+                getopt_error(base, text, ch);
                 return Err(usage(prog, SOFTLIMIT_USAGE));
             }
         }

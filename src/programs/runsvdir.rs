@@ -88,6 +88,8 @@ pub fn main(args: Args) -> i32 {
         ino: Inotify::new().ok(),
         watches: Vec::new(),
         ident: None,
+        polling: false,
+        poll_at: None,
         services: Vec::new(),
         runsv: path_candidates(b"runsv"),
         reset: signals,
@@ -145,8 +147,12 @@ struct Runsvdir {
     ino: Option<Inotify>,
     /// Watch descriptors: the directory and the parents of its symlinks.
     watches: Vec<i32>,
-    /// (dev, ino) of the directory at the last scan.
-    ident: Option<(u64, u64)>,
+    /// (dev, ino, mtime) of the directory at the last scan.
+    ident: Option<(u64, u64, i64)>,
+    /// No inotify watch on the directory (no inotify, or no read access):
+    /// poll it every 5 s as runit does, rescanning when it changed.
+    polling: bool,
+    poll_at: Option<u64>,
     services: Vec<Service>,
     runsv: Vec<CString>,
     reset: Vec<i32>,
@@ -178,6 +184,13 @@ impl Runsvdir {
                 self.retry_at = None;
                 self.scan_due = true;
             }
+            if self.polling && self.poll_at.is_none_or(|t| now >= t) {
+                self.poll_at = Some(now.saturating_add(POLL_MS));
+                let current = fs::stat(self.dir).ok().map(|m| (m.dev, m.ino, m.mtime));
+                if current != self.ident {
+                    self.scan_due = true;
+                }
+            }
             if self.scan_due || self.ident_changed() {
                 self.scan_due = false;
                 self.check(now);
@@ -189,7 +202,7 @@ impl Runsvdir {
                 }
             }
 
-            let deadline = [self.retry_at, self.log.as_ref().and(self.next_dot)]
+            let deadline = [self.retry_at, self.log.as_ref().and(self.next_dot), self.poll_at.filter(|_| self.polling)]
                 .into_iter()
                 .flatten()
                 .min();
@@ -238,7 +251,7 @@ impl Runsvdir {
     /// Did the directory (or what its path resolves to) change identity?
     fn ident_changed(&self) -> bool {
         match fs::stat(self.dir) {
-            Ok(m) => self.ident.is_none_or(|id| id != (m.dev, m.ino)),
+            Ok(m) => self.ident.is_none_or(|(d, i, _)| (d, i) != (m.dev, m.ino)),
             Err(_) => false,
         }
     }
@@ -249,22 +262,29 @@ impl Runsvdir {
             Ok(m) => m,
             Err(e) => {
                 self.warn(&[b"unable to stat ", self.dir.to_bytes()], Some(e));
-                self.poll_later(now);
+                // Look again in 5 s (runit's cadence), or as soon as
+                // something appears where the directory should be.
+                self.watch_parent();
+                self.poll_later(now, POLL_MS);
                 return;
             }
         };
-        let moved = self.ident.is_none_or(|id| id != (meta.dev, meta.ino));
+        let moved = self.ident.is_none_or(|(d, i, _)| (d, i) != (meta.dev, meta.ino));
         if let Err(e) = fs::chdir(self.dir) {
             self.warn(&[b"unable to change directory to ", self.dir.to_bytes()], Some(e));
-            self.poll_later(now);
+            self.poll_later(now, POLL_MS);
             return;
         }
-        self.ident = Some((meta.dev, meta.ino));
+        self.ident = Some((meta.dev, meta.ino, meta.mtime));
         if moved || self.watches.is_empty() {
             self.rewatch();
         }
-        if self.ino.is_none() {
-            self.poll_later(now);
+        if self.polling {
+            // runit's rule: a change later in the same second as the last
+            // one would not move the mtime, so look again in a second.
+            let now_secs = i64::try_from(clock::now_tai64n().unix_secs()).unwrap_or(i64::MAX);
+            let after = if meta.mtime >= now_secs { RESTART_MS } else { POLL_MS };
+            self.poll_at = Some(now.saturating_add(after));
         }
         self.scan(now);
         while let Err(e) = fs::fchdir(&self.curdir) {
@@ -273,20 +293,40 @@ impl Runsvdir {
         }
     }
 
-    fn poll_later(&mut self, now: u64) {
-        let at = now.saturating_add(if self.ino.is_some() { RESTART_MS } else { POLL_MS });
+    fn poll_later(&mut self, now: u64, after: u64) {
+        let at = now.saturating_add(after);
         self.retry_at = Some(self.retry_at.map_or(at, |r| r.min(at)));
+    }
+
+    /// While the directory is missing: watch where it would appear.
+    fn watch_parent(&mut self) {
+        let Some(ino) = &self.ino else { return };
+        for wd in self.watches.drain(..) {
+            ino.unwatch(wd);
+        }
+        let path = self.dir.to_bytes();
+        let abs = if path.starts_with(b"/") { CString::new(path).unwrap_or_default() } else { absolute(&self.curdir, path) };
+        if let Ok(parent) = CString::new(parent_of(abs.to_bytes())) {
+            if let Ok(wd) = ino.watch(&parent, inotify::ENTRIES) {
+                self.watches.push(wd);
+            }
+        }
+        // Rewatch the directory itself once it is back.
+        self.ident = None;
     }
 
     /// Watches the directory (we are in it) and the directories holding
     /// each symlink of its path's chain, so a switched link is noticed.
     fn rewatch(&mut self) {
+        self.polling = true;
         let Some(ino) = &self.ino else { return };
         for wd in self.watches.drain(..) {
             ino.unwatch(wd);
         }
+        // Watching needs read access to the directory; without it, poll.
         if let Ok(wd) = ino.watch(c".", inotify::ENTRIES) {
             self.watches.push(wd);
+            self.polling = false;
         }
         let mut path: Vec<u8> = self.dir.to_bytes().to_vec();
         for _ in 0..MAX_LINKS {
@@ -321,13 +361,13 @@ impl Runsvdir {
         let names = match fs::list_dir(c".") {
             Ok(n) => n,
             Err(ListError::Open(e)) => {
+                // As runit: nothing else happens until the directory changes.
                 self.warn(&[b"unable to open directory ", self.dir.to_bytes()], Some(e));
-                self.poll_later(now);
                 return;
             }
             Err(ListError::Read(e)) => {
                 self.warn(&[b"unable to read directory ", self.dir.to_bytes()], Some(e));
-                self.poll_later(now);
+                self.poll_later(now, RESTART_MS);
                 return;
             }
         };
@@ -403,7 +443,7 @@ impl Runsvdir {
             Ok(pid) => s.pid = Some(pid),
             Err(e) => {
                 self.warn(&[b"unable to fork for ", name.to_bytes()], Some(e));
-                self.poll_later(now);
+                self.poll_later(now, RESTART_MS);
             }
         }
     }

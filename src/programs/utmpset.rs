@@ -45,12 +45,12 @@ pub fn main(args: Args) -> i32 {
     if tty.len() > LINE_LEN {
         return fatal(&[b"unable to logout line ", tty, b" in utmp: name too long"], None);
     }
-    let (secs, usecs) = now();
-    if let Err(code) = logout_utmp(tty, secs, usecs) {
+    let secs = now();
+    if let Err(code) = logout_utmp(tty, secs) {
         return code;
     }
     if wtmp {
-        if let Err(code) = append_wtmp(tty, secs, usecs) {
+        if let Err(code) = append_wtmp(tty, secs) {
             return code;
         }
     }
@@ -64,14 +64,11 @@ fn fatal(pieces: &[&[u8]], e: Option<Errno>) -> i32 {
     EXIT_FATAL
 }
 
-fn now() -> (i32, i32) {
-    let t = runit_sys::clock::now_tai64n();
-    let secs = i32::try_from(t.unix_secs()).unwrap_or(i32::MAX);
-    let usecs = i32::try_from(t.nanos / 1000).unwrap_or(0);
-    (secs, usecs)
+fn now() -> i32 {
+    i32::try_from(runit_sys::clock::now_tai64n().unix_secs()).unwrap_or(i32::MAX)
 }
 
-fn logout_utmp(tty: &[u8], secs: i32, usecs: i32) -> Result<(), i32> {
+fn logout_utmp(tty: &[u8], secs: i32) -> Result<(), i32> {
     let f = Fd::open(UTMP, c::O_RDWR, 0).map_err(|e| fatal(&[b"unable to open ", UTMP.to_bytes()], Some(e)))?;
     lock::lock_exclusive(&f).map_err(|e| fatal(&[b"unable to lock: ", UTMP.to_bytes()], Some(e)))?;
     let mut rec = [0u8; RECORD_LEN];
@@ -82,7 +79,7 @@ fn logout_utmp(tty: &[u8], secs: i32, usecs: i32) -> Result<(), i32> {
             _ => break,
         }
         if matches(&rec, tty) {
-            logout(&mut rec, secs, usecs);
+            logout(&mut rec, secs);
             if f.write_at(&rec, off) == Ok(RECORD_LEN) {
                 return Ok(());
             }
@@ -94,12 +91,12 @@ fn logout_utmp(tty: &[u8], secs: i32, usecs: i32) -> Result<(), i32> {
     Err(EXIT_FATAL)
 }
 
-fn append_wtmp(tty: &[u8], secs: i32, usecs: i32) -> Result<(), i32> {
+fn append_wtmp(tty: &[u8], secs: i32) -> Result<(), i32> {
     let f = Fd::open(WTMP, c::O_WRONLY | c::O_APPEND | c::O_CREAT, 0o600)
         .map_err(|e| fatal(&[b"unable to open ", WTMP.to_bytes()], Some(e)))?;
     lock::lock_exclusive(&f).map_err(|e| fatal(&[b"unable to lock ", WTMP.to_bytes()], Some(e)))?;
     let size = f.size().unwrap_or(0);
-    let rec = wtmp_logout(tty, secs, usecs);
+    let rec = wtmp_logout(tty, secs);
     let err = match f.write(&rec) {
         Ok(n) if n == RECORD_LEN => return Ok(()),
         Ok(_) => Errno(c::ENOSPC),

@@ -507,13 +507,20 @@ fn differential_status_files_match_for_got_term_finish_and_paused_states() {
     // second time when `k` came during finish; with want exit, runsv exits
     // at once).
     let Some(mut p) = Pair::new(|svc| {
-        svc.script("run", "trap '' TERM\nexec sleep 1000");
+        svc.script("run", "trap '' TERM\necho >> ready\nexec sleep 1000");
         svc.script("finish", "echo \"$1 $2\" >> finish-args\nexec sleep 1000");
     }) else {
         return;
     };
+    // A TERM must not land before the run script has set its trap.
+    let ready = |p: &Pair, n: usize| {
+        for s in &p.sides {
+            wait_until(&format!("{}: run script ready", s.label), 10.0, || s.svc.lines("ready").len() >= n);
+        }
+    };
     p.start();
     p.settle("start", |m, _| stat_is(m, "run\n"));
+    ready(&p, 1);
 
     p.control("d");
     p.settle("d, TERM ignored", |m, _| stat_is(m, "run, got TERM, want down\n"));
@@ -548,6 +555,7 @@ fn differential_status_files_match_for_got_term_finish_and_paused_states() {
     p.settle("p while down", |m, _| stat_is(m, "down, paused\n"));
     p.control("u");
     p.settle("u clears paused", |m, _| stat_is(m, "run\n"));
+    ready(&p, 2);
 
     p.control("x");
     p.settle("x, TERM ignored", |m, _| stat_is(m, "run, got TERM, want exit\n"));

@@ -6,7 +6,9 @@
 
 mod sandbox;
 
+mod chpst;
 mod differential;
 mod example;
 mod interop;
 mod runsv;
+mod runsvdir;

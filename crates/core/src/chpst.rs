@@ -57,7 +57,8 @@ pub fn parse_account(spec: &[u8]) -> Result<Account<'_>, InvalidIds> {
     };
     let mut fields = numeric.split(|&b| b == b':');
     let uid_field = fields.next().unwrap_or(&[]);
-    let uid = digits(uid_field).ok_or(InvalidIds)?;
+    // Empty fields count as 0 (runit's quirk), the uid's too.
+    let uid = if uid_field.is_empty() { 0 } else { digits(uid_field).ok_or(InvalidIds)? };
     let mut gids = Vec::new();
     let mut any = false;
     for g in fields.take(MAX_GROUPS) {
@@ -79,15 +80,16 @@ fn digits(s: &[u8]) -> Option<u32> {
     std::str::from_utf8(s).ok()?.parse().ok()
 }
 
-/// A limit option's value: digits only (`None` is a usage error).
+/// A limit option's value: digits only, an empty value being 0 (`None`
+/// is a usage error).
 pub fn limit_value(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+    if !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
     Some(s.iter().fold(0u64, |n, &d| n.saturating_mul(10).saturating_add(u64::from(d - b'0'))))
 }
 
-/// `-n`'s value: an optional sign and digits.
+/// `-n`'s value: an optional sign and digits (none at all is 0).
 pub fn nice_value(s: &[u8]) -> Option<i32> {
     let (neg, rest) = match s.first() {
         Some(b'-') => (true, s.get(1..).unwrap_or(&[])),
@@ -154,6 +156,7 @@ mod tests {
         assert_eq!(parse_account(b":1234"), Err(InvalidIds));
         assert_eq!(parse_account(b":12:3x"), Err(InvalidIds));
         assert_eq!(parse_account(b":x:3"), Err(InvalidIds));
+        assert_eq!(parse_account(b"::5"), Ok(Account::Numeric { uid: 0, gids: vec![5] }));
     }
 
     #[test]
@@ -170,10 +173,11 @@ mod tests {
         assert_eq!(limit_value(b"5000"), Some(5000));
         assert_eq!(limit_value(b"5x"), None);
         assert_eq!(limit_value(b"="), None);
-        assert_eq!(limit_value(b""), None);
+        assert_eq!(limit_value(b""), Some(0), "runit reads an empty number as 0");
         assert_eq!(nice_value(b"-2"), Some(-2));
         assert_eq!(nice_value(b"+5"), Some(5));
         assert_eq!(nice_value(b"5x"), None);
+        assert_eq!(nice_value(b"-"), Some(0));
     }
 
     #[test]

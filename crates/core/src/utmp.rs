@@ -16,7 +16,6 @@ const USER_LEN: usize = 32;
 const HOST: usize = 76;
 const HOST_LEN: usize = 256;
 const TV_SEC: usize = 340;
-const TV_USEC: usize = 344;
 
 /// Does the record hold a logged-in `line` (non-empty user, line equal)?
 /// 2.3.0: a line shorter than 32 bytes must match with its NUL; a
@@ -32,8 +31,9 @@ pub fn matches(rec: &[u8; RECORD_LEN], line: &[u8]) -> bool {
     }
 }
 
-/// Marks a record logged out: user and host zeroed, time set, DEAD_PROCESS.
-pub fn logout(rec: &mut [u8; RECORD_LEN], secs: i32, usecs: i32) {
+/// Marks a record logged out: user and host zeroed, the seconds of its time
+/// set (runit leaves the microseconds as they were), DEAD_PROCESS.
+pub fn logout(rec: &mut [u8; RECORD_LEN], secs: i32) {
     for b in rec.iter_mut().skip(USER).take(USER_LEN) {
         *b = 0;
     }
@@ -42,17 +42,16 @@ pub fn logout(rec: &mut [u8; RECORD_LEN], secs: i32, usecs: i32) {
     }
     put(rec, TYPE, &DEAD_PROCESS.to_ne_bytes());
     put(rec, TV_SEC, &secs.to_ne_bytes());
-    put(rec, TV_USEC, &usecs.to_ne_bytes());
 }
 
-/// A fresh wtmp logout record for `line` (cut to 30 bytes if longer).
-pub fn wtmp_logout(line: &[u8], secs: i32, usecs: i32) -> [u8; RECORD_LEN] {
+/// A fresh wtmp logout record for `line` (cut to 30 bytes if longer); only
+/// the seconds of its time are set, as runit does.
+pub fn wtmp_logout(line: &[u8], secs: i32) -> [u8; RECORD_LEN] {
     let mut rec = [0u8; RECORD_LEN];
     let line = if line.len() > LINE_LEN { line.get(..30).unwrap_or(line) } else { line };
     put(&mut rec, LINE, line);
     put(&mut rec, TYPE, &DEAD_PROCESS.to_ne_bytes());
     put(&mut rec, TV_SEC, &secs.to_ne_bytes());
-    put(&mut rec, TV_USEC, &usecs.to_ne_bytes());
     rec
 }
 
@@ -89,12 +88,12 @@ mod tests {
     #[test]
     fn logout_clears_user_and_host_and_sets_dead_process() {
         let mut r = rec(b"tty9", b"bob");
-        logout(&mut r, 1000, 5);
+        logout(&mut r, 1000);
         assert!(!matches(&r, b"tty9"));
         assert_eq!(i16::from_ne_bytes([r[0], r[1]]), DEAD_PROCESS);
         assert_eq!(r[HOST], 0);
         assert_eq!(&r[LINE..LINE + 4], b"tty9");
-        let w = wtmp_logout(b"tty9", 1000, 5);
+        let w = wtmp_logout(b"tty9", 1000);
         assert_eq!(i32::from_ne_bytes(w[TV_SEC..TV_SEC + 4].try_into().unwrap()), 1000);
     }
 }

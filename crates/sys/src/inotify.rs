@@ -12,14 +12,14 @@ pub const MOVED_TO: u32 = libc::IN_MOVED_TO;
 /// A file opened for writing was closed (also when its writer exits).
 pub const CLOSE_WRITE: u32 = libc::IN_CLOSE_WRITE;
 /// Entries of a watched directory appeared, vanished or were renamed, or
-/// the directory itself went away.
+/// the directory itself went away. (Not attribute changes: like runit,
+/// runsvdir does not react to a chmod alone.)
 pub const ENTRIES: u32 = libc::IN_CREATE
     | libc::IN_DELETE
     | libc::IN_MOVED_FROM
     | libc::IN_MOVED_TO
     | libc::IN_DELETE_SELF
-    | libc::IN_MOVE_SELF
-    | libc::IN_ATTRIB;
+    | libc::IN_MOVE_SELF;
 
 pub struct Inotify {
     fd: Fd,
