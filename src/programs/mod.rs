@@ -1,6 +1,8 @@
 //! One module per program of the suite.
 
 pub mod chpst;
+pub mod runit;
+pub mod runit_init;
 pub mod runsv;
 pub mod runsvchdir;
 pub mod runsvdir;

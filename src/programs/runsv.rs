@@ -490,6 +490,9 @@ impl Effects for Io {
             fail_code: 111,
             search: &[],
             setsid: false,
+            console_stdin: None,
+            console_warning: &[],
+            announce: &[],
         };
         match process::spawn(&plan) {
             Ok(pid) => Some(pid),
@@ -551,6 +554,9 @@ impl Effects for Io {
             fail_code: 111,
             search: &[],
             setsid: false,
+            console_stdin: None,
+            console_warning: &[],
+            announce: &[],
         };
         match process::spawn(&plan) {
             Ok(pid) => Some(pid),

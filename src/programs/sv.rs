@@ -506,6 +506,9 @@ fn run_check(name: &[u8]) -> bool {
         fail_code: 0,
         search: &[],
         setsid: false,
+        console_stdin: None,
+        console_warning: &[],
+        announce: &[],
     };
     let pid = match process::spawn(&plan) {
         Ok(pid) => pid,

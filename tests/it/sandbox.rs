@@ -20,6 +20,8 @@ pub fn ours(name: &str) -> PathBuf {
         "chpst" => PathBuf::from(env!("CARGO_BIN_EXE_chpst")),
         "runsvchdir" => PathBuf::from(env!("CARGO_BIN_EXE_runsvchdir")),
         "utmpset" => PathBuf::from(env!("CARGO_BIN_EXE_utmpset")),
+        "runit" => PathBuf::from(env!("CARGO_BIN_EXE_runit")),
+        "runit-init" => PathBuf::from(env!("CARGO_BIN_EXE_runit-init")),
         other => panic!("no binary {other} in this build"),
     }
 }

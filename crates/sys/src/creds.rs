@@ -110,3 +110,59 @@ pub fn soft_limit(res: Resource, value: Option<u64>) -> Result<(), LimitError> {
     cvt(unsafe { libc::setrlimit(res.raw(), &rl) }).map_err(LimitError::Set)?;
     Ok(())
 }
+
+/// How the machine ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reboot {
+    Restart,
+    PowerOff,
+    Halt,
+    /// Ctrl-Alt-Del sends SIGINT to PID 1 instead of rebooting at once.
+    DisableCad,
+}
+
+/// `reboot(2)`.
+pub fn reboot(how: Reboot) -> Result<(), Errno> {
+    let cmd = match how {
+        Reboot::Restart => libc::RB_AUTOBOOT,
+        Reboot::PowerOff => libc::RB_POWER_OFF,
+        Reboot::Halt => libc::RB_HALT_SYSTEM,
+        Reboot::DisableCad => libc::RB_DISABLE_CAD,
+    };
+    // SAFETY: plain syscall.
+    cvt(unsafe { libc::reboot(cmd) }).map(|_| ())
+}
+
+/// `sync(2)`.
+pub fn sync() {
+    // SAFETY: plain syscall.
+    unsafe { libc::sync() };
+}
+
+/// `getpid(2)`.
+pub fn getpid() -> u32 {
+    // SAFETY: plain syscall.
+    u32::try_from(unsafe { libc::getpid() }).unwrap_or(0)
+}
+
+/// `chmod(2)`.
+pub fn chmod(path: &CStr, mode: u32) -> Result<(), Errno> {
+    // SAFETY: path is NUL-terminated.
+    cvt(unsafe { libc::chmod(path.as_ptr(), mode) }).map(|_| ())
+}
+
+/// `kill(-1, sig)`: every process but ourselves (runit after stage 3).
+pub fn kill_all(sig: i32) {
+    // SAFETY: plain syscall.
+    unsafe { libc::kill(-1, sig) };
+}
+
+/// `kill(-pgid, sig)`: a whole process group.
+pub fn kill_group(pgid: u32, sig: i32) {
+    if let Ok(p) = libc::pid_t::try_from(pgid) {
+        if p > 1 {
+            // SAFETY: plain syscall.
+            unsafe { libc::kill(-p, sig) };
+        }
+    }
+}

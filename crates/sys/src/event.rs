@@ -156,3 +156,16 @@ fn wait_masked(
     }
     Ok(())
 }
+
+/// Blocks `signals` for good (runit leaves some pending forever).
+pub fn block(signals: &[i32]) {
+    // SAFETY: set is initialised by sigemptyset before use.
+    unsafe {
+        let mut set: libc::sigset_t = core::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for &sig in signals {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, core::ptr::null_mut());
+    }
+}

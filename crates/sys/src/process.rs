@@ -14,8 +14,14 @@ pub struct SpawnPlan<'a> {
     /// If not empty: candidate paths from [`path_candidates`], tried in
     /// order with runit's PATH rules instead of `path` (SPEC §2.6).
     pub search: &'a [CString],
-    /// Start a new session first (runsvdir -P).
+    /// Start a new session first (runsvdir -P, runit's stages 2 and 3).
     pub setsid: bool,
+    /// Open this terminal read-write as the controlling terminal on stdin
+    /// (runit's stage 1); a failure is a warning (`console_warning`).
+    pub console_stdin: Option<&'a CStr>,
+    pub console_warning: &'a [&'a [u8]],
+    /// A line written to stderr just before exec (runit's `enter stage`).
+    pub announce: &'a [&'a [u8]],
     /// NUL-pointer-terminated argv.
     pub argv: &'a [*const c_char],
     /// Directory to change into first.
@@ -92,6 +98,21 @@ pub fn spawn(plan: &SpawnPlan<'_>) -> Result<u32, Errno> {
             }
             if plan.setsid {
                 libc::setsid();
+            }
+            if let Some(tty) = plan.console_stdin {
+                let fd = libc::open(tty.as_ptr(), libc::O_RDWR);
+                if fd == -1 {
+                    crate::msg::line(plan.console_warning, Some(Errno::last()));
+                } else {
+                    libc::ioctl(fd, libc::TIOCSCTTY, 0);
+                    libc::dup2(fd, 0);
+                    if fd != 0 {
+                        libc::close(fd);
+                    }
+                }
+            }
+            if !plan.announce.is_empty() {
+                crate::msg::line(plan.announce, None);
             }
             if plan.search.is_empty() {
                 libc::execve(plan.path.as_ptr(), plan.argv.as_ptr(), environ);
@@ -228,4 +249,27 @@ impl Args {
             }
         }
     }
+}
+
+/// Waits for any child (blocking); its pid and raw status.
+pub fn wait_pid_any() -> Result<(u32, i32), Errno> {
+    let mut status = 0;
+    // SAFETY: status is valid writable memory.
+    let pid = crate::errno::cvt_retry(|| unsafe { libc::waitpid(-1, &mut status, 0) })?;
+    Ok((u32::try_from(pid).unwrap_or(0), status))
+}
+
+/// `fork(2)` for a child that runs Rust code and ends with [`exit_now`]:
+/// `Some(0)` in the child, `Some(pid)` in the parent, `None` on failure.
+pub fn fork_child() -> Option<u32> {
+    // SAFETY: callers are single-threaded; the child only makes plain
+    // syscalls before exit_now.
+    let pid = unsafe { libc::fork() };
+    u32::try_from(pid).ok()
+}
+
+/// `_exit(2)`: no atexit handlers, no flushing.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns.
+    unsafe { libc::_exit(code) }
 }
