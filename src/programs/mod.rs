@@ -7,4 +7,5 @@ pub mod runsv;
 pub mod runsvchdir;
 pub mod runsvdir;
 pub mod sv;
+pub mod svlogd;
 pub mod utmpset;

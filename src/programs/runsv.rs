@@ -493,6 +493,7 @@ impl Effects for Io {
             console_stdin: None,
             console_warning: &[],
             announce: &[],
+            open_files: &[],
         };
         match process::spawn(&plan) {
             Ok(pid) => Some(pid),
@@ -557,6 +558,7 @@ impl Effects for Io {
             console_stdin: None,
             console_warning: &[],
             announce: &[],
+            open_files: &[],
         };
         match process::spawn(&plan) {
             Ok(pid) => Some(pid),

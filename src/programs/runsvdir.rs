@@ -426,6 +426,7 @@ impl Runsvdir {
             console_stdin: None,
             console_warning: &[],
             announce: &[],
+            open_files: &[],
             argv: &argv,
             chdir: None,
             stdin: None,

@@ -509,6 +509,7 @@ fn run_check(name: &[u8]) -> bool {
         console_stdin: None,
         console_warning: &[],
         announce: &[],
+        open_files: &[],
     };
     let pid = match process::spawn(&plan) {
         Ok(pid) => pid,

@@ -21,6 +21,7 @@ pub fn ours(name: &str) -> PathBuf {
         "runsvchdir" => PathBuf::from(env!("CARGO_BIN_EXE_runsvchdir")),
         "utmpset" => PathBuf::from(env!("CARGO_BIN_EXE_utmpset")),
         "runit" => PathBuf::from(env!("CARGO_BIN_EXE_runit")),
+        "svlogd" => PathBuf::from(env!("CARGO_BIN_EXE_svlogd")),
         "runit-init" => PathBuf::from(env!("CARGO_BIN_EXE_runit-init")),
         other => panic!("no binary {other} in this build"),
     }

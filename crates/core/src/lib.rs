@@ -16,5 +16,6 @@ pub mod layout;
 pub mod status;
 pub mod supervise;
 pub mod sv;
+pub mod svlogd;
 pub mod tai64n;
 pub mod utmp;

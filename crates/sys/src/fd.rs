@@ -130,3 +130,28 @@ impl Fd {
         cvt(unsafe { libc::ftruncate(self.0, len) }).map(|_| ())
     }
 }
+
+impl Fd {
+    /// `fsync(2)`.
+    pub fn sync(&self) -> Result<(), Errno> {
+        // SAFETY: plain syscall on a descriptor we own.
+        cvt_retry(|| unsafe { libc::fsync(self.0) }).map(|_| ())
+    }
+}
+
+/// Puts a descriptor (svlogd's stdin) into non-blocking mode.
+pub fn set_nonblock(fd: RawFd) -> Result<(), Errno> {
+    // SAFETY: fcntl on a descriptor number; flags read then written back.
+    unsafe {
+        let flags = cvt(libc::fcntl(fd, libc::F_GETFL))?;
+        cvt(libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK))?;
+    }
+    Ok(())
+}
+
+/// `read(2)` on a raw descriptor (stdin), retried on EINTR.
+pub fn read_raw(fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
+    // SAFETY: buf is valid writable memory of buf.len() bytes.
+    let n = cvt_retry(|| unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}

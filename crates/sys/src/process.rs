@@ -22,6 +22,9 @@ pub struct SpawnPlan<'a> {
     pub console_warning: &'a [&'a [u8]],
     /// A line written to stderr just before exec (runit's `enter stage`).
     pub announce: &'a [&'a [u8]],
+    /// Files opened onto descriptors in the child, in order: (target fd,
+    /// path, open flags, creation mode, failure message).
+    pub open_files: &'a [(i32, &'a CStr, i32, u32, &'a [u8])],
     /// NUL-pointer-terminated argv.
     pub argv: &'a [*const c_char],
     /// Directory to change into first.
@@ -109,6 +112,18 @@ pub fn spawn(plan: &SpawnPlan<'_>) -> Result<u32, Errno> {
                     if fd != 0 {
                         libc::close(fd);
                     }
+                }
+            }
+            for &(target, path, flags, mode, fail) in plan.open_files {
+                let fd = libc::open(path.as_ptr(), flags, mode);
+                if fd == -1 {
+                    child_fail(plan.msg_prefix, fail, Errno::last(), plan.fail_code);
+                }
+                if fd != target {
+                    if libc::dup2(fd, target) == -1 {
+                        child_fail(plan.msg_prefix, plan.on_dup_fail, Errno::last(), plan.fail_code);
+                    }
+                    libc::close(fd);
                 }
             }
             if !plan.announce.is_empty() {
