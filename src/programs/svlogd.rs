@@ -29,7 +29,7 @@ const EXIT_FATAL: i32 = 111;
 const VERSION: &str = "$Id: 75895b2a099dd6ab02e9bcf480ae86011f9fc234 $";
 const PAUSE_MS: u64 = 3000;
 /// Input is read in chunks of at least this size, whatever `-b` says.
-const CHUNK: usize = 64 * 1024;
+const CHUNK: usize = 32 * 1024;
 /// runit never sleeps longer than this while waiting for input.
 const MAX_WAIT_MS: u64 = 2744 * 1000;
 
@@ -123,6 +123,7 @@ pub fn main(args: Args) -> i32 {
         start,
         selfpipe,
         dirs: names.iter().map(|n| Dir::new(n)).collect(),
+        scratch: Vec::new(),
     };
     if !s.open_all() {
         line(&[b"svlogd: fatal: no functional log directories."], None);
@@ -180,6 +181,8 @@ struct Svlogd {
     start: Fd,
     selfpipe: SelfPipe,
     dirs: Vec<Dir>,
+    /// Reused buffer for the replaced characters of a line.
+    scratch: Vec<u8>,
 }
 
 fn info(verbose: bool, pieces: &[&[u8]]) {
@@ -357,6 +360,9 @@ impl Svlogd {
                     Ok(n) => {
                         let data = buf.get(..n).unwrap_or(&[]);
                         self.take(&mut carry, data);
+                        // One write per chunk and directory: memory stays
+                        // bounded and no line waits behind the next read.
+                        self.flush_all();
                         if ending && carry.is_empty() {
                             break;
                         }
@@ -394,7 +400,7 @@ impl Svlogd {
         let mut ts = Vec::new();
         stamp(self.o.stamp, secs, nanos, &mut ts);
         let mut rest = data;
-        while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+        while let Some(nl) = runit_sys::mem::find_byte(rest, b'\n') {
             let (head, tail) = rest.split_at(nl);
             rest = tail.get(1..).unwrap_or(&[]);
             if carry.is_empty() {
@@ -412,61 +418,87 @@ impl Svlogd {
     fn line(&mut self, ts: &[u8], raw: &[u8]) {
         let len = self.o.len;
         let cut = raw.len().min(len);
-        let mut shown = raw.get(..cut).unwrap_or(raw).to_vec();
-        if let Some(r) = self.o.repl {
-            for b in shown.iter_mut() {
-                if *b < 32 || *b > 126 || self.o.extra.contains(b) {
-                    *b = r;
-                }
-            }
-        }
+        let head = raw.get(..cut).unwrap_or(raw);
         let beyond = raw.get(cut..).unwrap_or(&[]);
         // A line of exactly `len` characters also gets the dots (runit).
         let dots: &[u8] = if raw.len() >= len { b"..." } else { b"" };
+        // Replacement goes into a reused buffer: no allocation per line.
+        let mut scratch = core::mem::take(&mut self.scratch);
+        let shown: &[u8] = match self.o.repl {
+            Some(r) => {
+                scratch.clear();
+                scratch.extend(head.iter().map(|&b| {
+                    if b < 32 || b > 126 || self.o.extra.contains(&b) {
+                        r
+                    } else {
+                        b
+                    }
+                }));
+                &scratch
+            }
+            None => head,
+        };
         for i in 0..self.dirs.len() {
             let Some(d) = self.dirs.get(i) else { continue };
             if !d.usable() {
                 continue;
             }
-            let (log, err) = select(&d.cfg.patterns, &shown);
+            let (log, err) = if d.cfg.patterns.is_empty() { (b'+', b'E') } else { select(&d.cfg.patterns, shown) };
             if err == b'e' {
-                let _ = fd::write_raw(2, &[ts, &d.cfg.prefix, &shown, dots, b"\n"].concat());
+                let _ = fd::write_raw(2, &[ts, &d.cfg.prefix, shown, dots, b"\n"].concat());
             }
             if log != b'+' {
                 continue;
             }
-            let mut record = Vec::new();
             if let Some(u) = d.cfg.udp {
-                let datagram = [ts, &d.cfg.prefix, &shown, dots, b"\n"].concat();
+                let datagram = [ts, &d.cfg.prefix, shown, dots, b"\n"].concat();
                 let sent = std::net::UdpSocket::bind("0.0.0.0:0").map(|s| {
                     let dest = std::net::SocketAddrV4::new(u.addr.into(), u.port);
                     s.send_to(&datagram, dest).is_ok_and(|n| n == datagram.len())
                 });
+                let prefix = d.cfg.prefix.clone();
                 match sent {
-                    Err(_) => record.extend_from_slice(
-                        &[&b"warning: no udp socket available: "[..], ts, &d.cfg.prefix, &shown, b"\n"].concat(),
-                    ),
-                    Ok(false) => {
-                        record.extend_from_slice(b"warning: failure sending through udp: ");
-                        record.extend_from_slice(&datagram);
-                    }
+                    Err(_) => self.emit(i, &[b"warning: no udp socket available: ", ts, &prefix, shown, b"\n"]),
+                    Ok(false) => self.emit(i, &[b"warning: failure sending through udp: ", &datagram]),
                     Ok(true) => {}
                 }
             }
+            let Some(d) = self.dirs.get(i) else { continue };
             if !d.cfg.udp_only {
-                record.extend_from_slice(ts);
-                record.extend_from_slice(&d.cfg.prefix);
-                record.extend_from_slice(&shown);
-                record.extend_from_slice(beyond);
-                record.push(b'\n');
+                // Borrowed out and back: emit needs the whole of self.
+                let prefix = self.dirs.get_mut(i).map(|d| core::mem::take(&mut d.cfg.prefix)).unwrap_or_default();
+                self.emit(i, &[ts, &prefix, shown, beyond, b"\n"]);
+                if let Some(d) = self.dirs.get_mut(i) {
+                    d.cfg.prefix = prefix;
+                }
             }
-            self.emit(i, &record);
         }
+        self.scratch = scratch;
+    }
+
+    /// Appends one record (given in pieces) to a directory.
+    fn emit(&mut self, i: usize, parts: &[&[u8]]) {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let len = self.o.len as u64;
+        if let Some(d) = self.dirs.get_mut(i) {
+            let s = d.cfg.size;
+            let after = d.size + (d.pending.len() + total) as u64;
+            // Fast path: no rotation can fall inside or right after it.
+            if s == 0 || (after < s && s.checked_sub(len).is_none_or(|soft| after < soft)) {
+                d.pending.reserve(total);
+                for p in parts.iter().filter(|p| !p.is_empty()) {
+                    d.pending.extend_from_slice(p);
+                }
+                return;
+            }
+        }
+        let record = parts.concat();
+        self.emit_record(i, &record);
     }
 
     /// Appends one record to a directory, rotating by size exactly where
     /// runit's per-line writes would.
-    fn emit(&mut self, i: usize, mut r: &[u8]) {
+    fn emit_record(&mut self, i: usize, mut r: &[u8]) {
         let len = self.o.len as u64;
         while !r.is_empty() {
             let Some(d) = self.dirs.get_mut(i) else { return };
@@ -543,7 +575,7 @@ impl Svlogd {
         let now = clock::mono_ms();
         for i in 0..self.dirs.len() {
             let Some(d) = self.dirs.get_mut(i) else { continue };
-            if !d.usable() || !d.deadline.is_some_and(|t| now >= t) {
+            if !d.usable() || d.deadline.is_none_or(|t| now < t) {
                 continue;
             }
             d.deadline = Some(now.saturating_add(d.cfg.time.saturating_mul(1000)));

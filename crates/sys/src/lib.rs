@@ -18,6 +18,7 @@ pub mod fd;
 pub mod fs;
 pub mod inotify;
 pub mod lock;
+pub mod mem;
 pub mod msg;
 pub mod process;
 pub mod proctitle;
