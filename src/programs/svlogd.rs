@@ -428,7 +428,7 @@ impl Svlogd {
             Some(r) => {
                 scratch.clear();
                 scratch.extend(head.iter().map(|&b| {
-                    if b < 32 || b > 126 || self.o.extra.contains(&b) {
+                    if !(32..=126).contains(&b) || self.o.extra.contains(&b) {
                         r
                     } else {
                         b

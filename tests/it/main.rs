@@ -12,3 +12,5 @@ mod example;
 mod interop;
 mod runsv;
 mod runsvdir;
+mod sv;
+mod vm;
