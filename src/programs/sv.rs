@@ -344,7 +344,10 @@ impl Sv {
     fn print_status(&mut self, name: &[u8], st: &Status) {
         let now = self.t0_tai;
         self.lsb_status = Some(if st.pid != 0 { 0 } else { 3 });
-        self.push_status(name, name, false, st, now);
+        if !self.push_status(name, name, false, st, now) {
+            // The down file could not be checked: status unreadable.
+            self.lsb_status = Some(4);
+        }
         match fs::chdir(c"log") {
             Err(Errno(c::ENOENT)) => self.out.push(b'\n'),
             Err(e) => {
@@ -375,9 +378,12 @@ impl Sv {
         let ino = Inotify::new().ok();
         let mut watched = vec![false; names.len()];
         let mut done = vec![false; names.len()];
+        let mut first = true;
         loop {
             let round = clock::mono_ms();
-            let elapsed = round.saturating_sub(self.t0_mono);
+            // runit's first round is at "now = start": it never times out.
+            let elapsed = if first { 0 } else { round.saturating_sub(self.t0_mono) };
+            first = false;
             let now = clock::now_tai64n().secs;
             for (i, name) in names.iter().enumerate() {
                 if done.get(i).copied().unwrap_or(true) {
@@ -455,18 +461,16 @@ impl Sv {
         let met = self.action.conds.iter().all(|&ch| condition(ch, &seen, &mut check));
         if met {
             self.out.extend_from_slice(b"ok: ");
-            if self.push_status(name, name, false, &st, now) {
-                self.out.push(b'\n');
-            }
+            self.push_status(name, name, false, &st, now);
+            self.out.push(b'\n');
             return true;
         }
         if elapsed_ms <= self.timeout_ms {
             return false;
         }
         self.out.extend_from_slice(if self.action.kill { b"kill: " } else { b"timeout: " });
-        if self.push_status(name, name, false, &st, now) {
-            self.out.push(b'\n');
-        }
+        self.push_status(name, name, false, &st, now);
+        self.out.push(b'\n');
         self.failures += 1;
         if self.action.kill {
             if let Ok(fd) = Fd::open(c"supervise/control", c::O_WRONLY | c::O_NONBLOCK, 0) {
@@ -491,7 +495,8 @@ fn run_check(name: &[u8]) -> bool {
     let argv = [c"./check".as_ptr(), core::ptr::null()];
     let prefix: [&[u8]; 2] = [b"warning: unable to run ", name];
     let plan = SpawnPlan {
-        path: c"./check",
+        // runit execs the path `check` with argv[0] `./check`.
+        path: c"check",
         argv: &argv,
         chdir: None,
         stdin: None,

@@ -146,7 +146,10 @@ pub fn status_part(out: &mut Vec<u8>, name: &[u8], st: &Status, now: u64, down: 
     out.extend_from_slice(b": ");
     let pid = st.pid;
     if st.state != 0 {
-        out.extend_from_slice(format!("(pid {pid}) ").as_bytes());
+        // runit reads the pid as an int and prints it as unsigned long:
+        // values of 2^31 and up come out sign-extended.
+        let shown = i64::from(pid as i32) as u64;
+        out.extend_from_slice(format!("(pid {shown}) ").as_bytes());
     }
     let secs = now.saturating_sub(st.stamp.secs);
     out.extend_from_slice(format!("{secs}s").as_bytes());
@@ -229,6 +232,13 @@ mod tests {
         v.clear();
         status_part(&mut v, b"x", &st(1, 7, b'u', false, false, 200), 100, true);
         assert_eq!(v, b"run: x: (pid 7) 0s, normally down", "clamped at 0");
+    }
+
+    #[test]
+    fn huge_pids_are_sign_extended_like_runit() {
+        let mut v = Vec::new();
+        status_part(&mut v, b"s", &st(1, 0x8000_0000, b'u', false, false, 0), 0, false);
+        assert_eq!(v, b"run: s: (pid 18446744071562067968) 0s");
     }
 
     #[test]
