@@ -79,10 +79,6 @@ fn usage(prog: &[u8], synopsis: &str) -> i32 {
     EXIT_USAGE
 }
 
-fn getopt_error(prog: &[u8], text: &str, ch: u8) {
-    line(&[prog, b": ", text.as_bytes(), &[ch]], None);
-}
-
 fn fatal(pieces: &[&[u8]], e: Option<Errno>) -> i32 {
     let mut all: Vec<&[u8]> = vec![b"chpst: fatal: "];
     all.extend_from_slice(pieces);
@@ -214,8 +210,7 @@ fn parse_chpst<'a>(prog: &[u8], base: &[u8], argv: &'a [&'a [u8]]) -> Result<Pla
             }
             Ok(_) => return Err(usage()),
             Err(e) => {
-                let (text, ch) = e.text();
-                getopt_error(base, text, ch);
+                runit_sys::msg::option_error(base, e);
                 return Err(usage());
             }
         }
@@ -239,8 +234,7 @@ fn parse_setlock<'a>(prog: &[u8], base: &[u8], argv: &'a [&'a [u8]]) -> Result<P
             Ok(Opt::Flag(b'X')) => quiet = false,
             Ok(_) => return Err(usage()),
             Err(e) => {
-                let (text, ch) = e.text();
-                getopt_error(base, text, ch);
+                runit_sys::msg::option_error(base, e);
                 return Err(usage());
             }
         }
@@ -279,8 +273,7 @@ fn parse_softlimit<'a>(prog: &[u8], base: &[u8], argv: &'a [&'a [u8]]) -> Result
             Ok(Opt::Arg(b't', v)) => p.limits.cpu = Some(value(v)?),
             Ok(_) => return Err(usage(prog, SOFTLIMIT_USAGE)),
             Err(e) => {
-                let (text, ch) = e.text();
-                getopt_error(base, text, ch);
+                runit_sys::msg::option_error(base, e);
                 return Err(usage(prog, SOFTLIMIT_USAGE));
             }
         }

@@ -154,41 +154,45 @@ struct Init {
     power_off: bool,
 }
 
+/// What runit's children (stages, ctrlaltdel) have in common: announced,
+/// default signals, and an exec failure that exits 0 (a missing stage
+/// program counts as a success).
+fn child_plan<'a>(path: &'a CStr, argv: &'a [*const std::ffi::c_char; 2]) -> SpawnPlan<'a> {
+    SpawnPlan {
+        announce: &[],
+        reset_signals: &RESET,
+        msg_prefix: &[b"- runit: fatal: unable to start child: "],
+        on_exec_fail: path.to_bytes(),
+        fail_code: 0,
+        ..SpawnPlan::new(path, argv)
+    }
+}
+
+/// Forks and execs, retrying every 5 s while fork fails.
+fn spawn_retrying(plan: &SpawnPlan<'_>) -> u32 {
+    loop {
+        match process::spawn(plan) {
+            Ok(pid) => return pid,
+            Err(e) => {
+                say_err(&[b"fatal: unable to fork for \"", plan.path.to_bytes(), b"\" pausing"], e);
+                sleep_ms(5000);
+            }
+        }
+    }
+}
+
 impl Init {
     fn start(&self, stage: usize) -> u32 {
         let path = STAGES.get(stage).copied().unwrap_or(c"/etc/runit/3");
         let argv = [path.as_ptr(), core::ptr::null()];
-        let plan = SpawnPlan {
-            path,
-            search: &[],
+        let announce: [&[u8]; 2] = [b"- runit: enter stage: ", path.to_bytes()];
+        spawn_retrying(&SpawnPlan {
             setsid: stage != 0,
             console_stdin: (stage == 0).then_some(CONSOLE),
             console_warning: &[b"- runit: warning: unable to open /dev/console"],
-            announce: &[b"- runit: enter stage: ", path.to_bytes()],
-            open_files: &[],
-            argv: &argv,
-            chdir: None,
-            stdin: None,
-            stdout: None,
-            reset_signals: &RESET,
-            msg_prefix: &[b"- runit: fatal: unable to start child: "],
-            on_chdir_fail: b"",
-            on_dup_fail: b"",
-            on_exec_fail: path.to_bytes(),
-            dup_fail_is_warning: false,
-            close_stdout: false,
-            // A stage that cannot be exec'd counts as a success.
-            fail_code: 0,
-        };
-        loop {
-            match process::spawn(&plan) {
-                Ok(pid) => return pid,
-                Err(e) => {
-                    say_err(&[b"fatal: unable to fork for \"", path.to_bytes(), b"\" pausing"], e);
-                    sleep_ms(5000);
-                }
-            }
-        }
+            announce: &announce,
+            ..child_plan(path, &argv)
+        })
     }
 
     /// Runs one stage to its end; returns the next stage's index.
@@ -271,36 +275,8 @@ impl Init {
     fn ctrlaltdel(&self) {
         let path = CTRLALTDEL;
         let argv = [path.as_ptr(), core::ptr::null()];
-        let plan = SpawnPlan {
-            path,
-            search: &[],
-            setsid: false,
-            console_stdin: None,
-            console_warning: &[],
-            announce: &[b"- runit: enter stage: ", path.to_bytes()],
-            open_files: &[],
-            argv: &argv,
-            chdir: None,
-            stdin: None,
-            stdout: None,
-            reset_signals: &RESET,
-            msg_prefix: &[b"- runit: fatal: unable to start child: "],
-            on_chdir_fail: b"",
-            on_dup_fail: b"",
-            on_exec_fail: path.to_bytes(),
-            dup_fail_is_warning: false,
-            close_stdout: false,
-            fail_code: 0,
-        };
-        let pid = loop {
-            match process::spawn(&plan) {
-                Ok(pid) => break pid,
-                Err(e) => {
-                    say_err(&[b"fatal: unable to fork for \"", path.to_bytes(), b"\" pausing"], e);
-                    sleep_ms(5000);
-                }
-            }
-        };
+        let announce: [&[u8]; 2] = [b"- runit: enter stage: ", path.to_bytes()];
+        let pid = spawn_retrying(&SpawnPlan { announce: &announce, ..child_plan(path, &argv) });
         match process::wait_pid(pid) {
             Ok(ws) if ws & 0x7f != 0 => say(&[b"warning: child crashed: ", path.to_bytes()]),
             Ok(_) => {}

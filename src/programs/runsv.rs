@@ -475,8 +475,6 @@ impl Effects for Io {
         };
         let prefix = self.p.pieces();
         let plan = SpawnPlan {
-            path: prep.path,
-            argv: &args,
             chdir: prep.chdir,
             stdin,
             stdout,
@@ -485,15 +483,7 @@ impl Effects for Io {
             on_chdir_fail: prep.on_chdir_fail,
             on_dup_fail: prep.on_dup_fail,
             on_exec_fail: prep.on_exec_fail,
-            dup_fail_is_warning: false,
-            close_stdout: false,
-            fail_code: 111,
-            search: &[],
-            setsid: false,
-            console_stdin: None,
-            console_warning: &[],
-            announce: &[],
-            open_files: &[],
+            ..SpawnPlan::new(prep.path, &args)
         };
         match process::spawn(&plan) {
             Ok(pid) => Some(pid),
@@ -540,25 +530,13 @@ impl Effects for Io {
         let prefix = self.p.pieces();
         let args = [path.as_ptr(), core::ptr::null()];
         let plan = SpawnPlan {
-            path,
-            argv: &args,
-            chdir: None,
-            stdin: None,
             stdout: self.stdout_pipe(),
             reset_signals: &SIG_HANDLED,
             msg_prefix: &prefix,
-            on_chdir_fail: &[],
             on_dup_fail: &dup_fail,
             on_exec_fail: self.control.on_exec_fail,
             dup_fail_is_warning: true,
-            close_stdout: false,
-            fail_code: 111,
-            search: &[],
-            setsid: false,
-            console_stdin: None,
-            console_warning: &[],
-            announce: &[],
-            open_files: &[],
+            ..SpawnPlan::new(path, &args)
         };
         match process::spawn(&plan) {
             Ok(pid) => Some(pid),

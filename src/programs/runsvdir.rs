@@ -420,25 +420,13 @@ impl Runsvdir {
         let argv = [c"runsv".as_ptr(), name.as_ptr(), core::ptr::null()];
         let prefix: [&[u8]; 4] = [self.p[0], self.p[1], self.p[2], b"fatal: unable to start runsv "];
         let plan = SpawnPlan {
-            path: c"runsv",
             search: &self.runsv,
             setsid: self.new_session,
-            console_stdin: None,
-            console_warning: &[],
-            announce: &[],
-            open_files: &[],
-            argv: &argv,
-            chdir: None,
-            stdin: None,
-            stdout: None,
             reset_signals: &self.reset,
             msg_prefix: &prefix,
-            on_chdir_fail: b"",
-            on_dup_fail: b"",
             on_exec_fail: name.to_bytes(),
-            dup_fail_is_warning: false,
-            close_stdout: false,
             fail_code: EXIT_FATAL,
+            ..SpawnPlan::new(c"runsv", &argv)
         };
         let result = process::spawn(&plan);
         let Some(s) = self.services.get_mut(idx) else { return };

@@ -72,8 +72,7 @@ pub fn main(args: Args) -> i32 {
             }
             Ok(_) => return usage(),
             Err(e) => {
-                let (text, ch) = e.text();
-                line(&[prog, b": ", text.as_bytes(), &[ch]], None);
+                runit_sys::msg::option_error(prog, e);
                 return usage();
             }
         }
@@ -496,25 +495,11 @@ fn run_check(name: &[u8]) -> bool {
     let prefix: [&[u8]; 2] = [b"warning: unable to run ", name];
     let plan = SpawnPlan {
         // runit execs the path `check` with argv[0] `./check`.
-        path: c"check",
-        argv: &argv,
-        chdir: None,
-        stdin: None,
-        stdout: None,
-        reset_signals: &[],
         msg_prefix: &prefix,
-        on_chdir_fail: b"",
-        on_dup_fail: b"",
         on_exec_fail: b"/check",
-        dup_fail_is_warning: false,
         close_stdout: true,
         fail_code: 0,
-        search: &[],
-        setsid: false,
-        console_stdin: None,
-        console_warning: &[],
-        announce: &[],
-        open_files: &[],
+        ..SpawnPlan::new(c"check", &argv)
     };
     let pid = match process::spawn(&plan) {
         Ok(pid) => pid,

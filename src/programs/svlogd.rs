@@ -93,8 +93,7 @@ pub fn main(args: Args) -> i32 {
             }
             Ok(_) => return usage(),
             Err(e) => {
-                let (text, ch) = e.text();
-                line(&[prog, b": ", text.as_bytes(), &[ch]], None);
+                runit_sys::msg::option_error(prog, e);
                 return usage();
             }
         }
@@ -667,25 +666,14 @@ impl Svlogd {
             Vec::new()
         };
         let plan = SpawnPlan {
-            path: c"/bin/sh",
-            search: &[],
-            setsid: false,
-            console_stdin: None,
-            console_warning: &[],
             announce: &announce,
             open_files: &files,
-            argv: &argv,
-            chdir: None,
-            stdin: None,
-            stdout: None,
             reset_signals: &[c::SIGTERM, c::SIGALRM, c::SIGHUP, c::SIGCHLD],
             msg_prefix: &prefix,
-            on_chdir_fail: b"",
             on_dup_fail: m_dup,
             on_exec_fail: m_run,
-            dup_fail_is_warning: false,
-            close_stdout: false,
             fail_code: EXIT_FATAL,
+            ..SpawnPlan::new(c"/bin/sh", &argv)
         };
         let pid = loop {
             match process::spawn(&plan) {

@@ -35,8 +35,7 @@ pub fn main(args: Args) -> i32 {
             }
             Ok(_) => return usage(),
             Err(e) => {
-                let (text, ch) = e.text();
-                line(&[prog, b": ", text.as_bytes(), &[ch]], None);
+                runit_sys::msg::option_error(prog, e);
                 return usage();
             }
         }

@@ -33,6 +33,13 @@ pub fn line2(head: &[&[u8]], pieces: &[&[u8]], err: Option<Errno>) {
     unsafe { libc::writev(2, iov.as_ptr(), n as libc::c_int) };
 }
 
+/// getopt's diagnostic: `PROG: illegal option -- X` or `PROG: option
+/// requires an argument -- X` (the caller prints its usage next).
+pub fn option_error(prog: &[u8], e: runit_core::getopt::OptError) {
+    let (text, ch) = e.text();
+    line(&[prog, b": ", text.as_bytes(), &[ch]], None);
+}
+
 /// Formats `n` in decimal into `out`, returning the length used.
 pub fn fmt_i64(n: i64, out: &mut [u8; 24]) -> usize {
     let mut tmp = [0u8; 24];

@@ -48,6 +48,34 @@ pub struct SpawnPlan<'a> {
     pub fail_code: i32,
 }
 
+impl<'a> SpawnPlan<'a> {
+    /// Exec `path` with `argv`, changing nothing else; failures exit 111
+    /// silently. Callers set what differs with struct update syntax.
+    pub fn new(path: &'a CStr, argv: &'a [*const c_char]) -> SpawnPlan<'a> {
+        SpawnPlan {
+            path,
+            search: &[],
+            setsid: false,
+            console_stdin: None,
+            console_warning: &[],
+            announce: &[],
+            open_files: &[],
+            argv,
+            chdir: None,
+            stdin: None,
+            stdout: None,
+            reset_signals: &[],
+            msg_prefix: &[],
+            on_chdir_fail: b"",
+            on_dup_fail: b"",
+            on_exec_fail: b"",
+            dup_fail_is_warning: false,
+            close_stdout: false,
+            fail_code: 111,
+        }
+    }
+}
+
 extern "C" {
     static environ: *const *const c_char;
 }
