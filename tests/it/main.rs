@@ -10,6 +10,7 @@ mod chpst;
 mod differential;
 mod example;
 mod interop;
+mod runit;
 mod runsv;
 mod runsvdir;
 mod sv;
