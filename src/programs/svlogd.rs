@@ -522,11 +522,11 @@ impl Svlogd {
         }
     }
 
+    /// Writes every directory's pending bytes (no chdir on this hot path).
     fn flush_all(&mut self) {
         for i in 0..self.dirs.len() {
             self.flush(i);
         }
-        self.leave();
     }
 
     /// Writes a directory's pending bytes, never losing them (SPEC §8.10).
@@ -544,7 +544,9 @@ impl Svlogd {
                 }
                 Err(Errno(c::ENOSPC)) if d.cfg.min < d.cfg.num => {
                     let name = d.name.clone();
-                    if !self.enter(i) || !self.delete_for_space(i) {
+                    let freed = self.enter(i) && self.delete_for_space(i);
+                    self.leave();
+                    if !freed {
                         pause(&[b"unable to write to current: ", &name], Some(Errno(c::ENOSPC)));
                     }
                 }
