@@ -123,6 +123,7 @@ pub fn main(args: Args) -> i32 {
         selfpipe,
         dirs: names.iter().map(|n| Dir::new(n)).collect(),
         scratch: Vec::new(),
+        carry_ts: Vec::new(),
     };
     if !s.open_all() {
         line(&[b"svlogd: fatal: no functional log directories."], None);
@@ -182,6 +183,8 @@ struct Svlogd {
     dirs: Vec<Dir>,
     /// Reused buffer for the replaced characters of a line.
     scratch: Vec<u8>,
+    /// The stamp of the partial line carried over to the next chunk.
+    carry_ts: Vec<u8>,
 }
 
 fn info(verbose: bool, pieces: &[&[u8]]) {
@@ -232,16 +235,22 @@ impl Svlogd {
         self.leave();
         let Some(d) = self.dirs.get_mut(i) else { return };
         let name = d.name.clone();
-        let dfd = match Fd::open(&cstr(&name), c::O_RDONLY | c::O_DIRECTORY, 0) {
+        // Without O_DIRECTORY: a plain file fails at the fchdir, as in runit.
+        let dfd = match Fd::open(&cstr(&name), c::O_RDONLY, 0) {
             Ok(f) => f,
             Err(e) => return warn(&[b"unable to open log directory: ", &name], Some(e)),
         };
         if let Err(e) = fs::fchdir(&dfd) {
+            // runit closes the (still nameless) directory first, and says so.
+            info(verbose, &[b"close: "]);
             return warn(&[b"unable to change directory: ", &name], Some(e));
         }
         let l = match lock::open_lockfile(c"lock").and_then(|l| lock::lock_exclusive_nb(&l).map(|()| l)) {
             Ok(l) => l,
-            Err(e) => return warn(&[b"unable to lock directory: ", &name], Some(e)),
+            Err(e) => {
+                info(verbose, &[b"close: "]);
+                return warn(&[b"unable to lock directory: ", &name], Some(e));
+            }
         };
         d.cfg = Config::default();
         match fd::read_file(c"config") {
@@ -275,7 +284,7 @@ impl Svlogd {
                     let (Some(dfd), Some(l)) = (d.fd.take(), d.lock.take()) else { return };
                     return self.finish_open(i, dfd, l, true);
                 }
-                fresh = size == 0;
+                fresh = false;
             }
             Err(Errno(c::ENOENT)) => {}
             Err(e) => return warn(&[b"unable to stat current: ", &name], Some(e)),
@@ -295,7 +304,7 @@ impl Svlogd {
         };
         let _ = creds::chmod(c"current", 0o644);
         d.size = cur.size().unwrap_or(0);
-        info(verbose, &[if fresh && d.size == 0 { &b"new: "[..] } else { b"append: " }, &name, b"/current"]);
+        info(verbose, &[if fresh { &b"new: "[..] } else { b"append: " }, &name, b"/current"]);
         d.current = Some(cur);
         d.fd = Some(dfd);
         d.lock = Some(l);
@@ -332,7 +341,7 @@ impl Svlogd {
             }
             if hup {
                 info(v, &[b"sighangup received."]);
-                self.close_all();
+                self.close_all(false);
                 if !self.open_all() {
                     line(&[b"svlogd: fatal: no functional log directories."], None);
                     return EXIT_FATAL;
@@ -385,14 +394,17 @@ impl Svlogd {
                     self.take(&mut carry, &rest);
                 }
                 self.flush_all();
-                self.close_all();
+                self.close_all(true);
                 return 0;
             }
             self.flush_all();
         }
     }
 
-    /// Splits `data` (after `carry`) into lines and dispatches each.
+    /// Splits `data` (after `carry`) into lines and dispatches each. A
+    /// line's stamp is taken when its first byte is read, as runit does:
+    /// the chunk's read time, or for a line begun in an earlier chunk the
+    /// stamp kept with `carry`.
     fn take(&mut self, carry: &mut Vec<u8>, data: &[u8]) {
         let t = clock::now_tai64n();
         let (secs, nanos) = (t.unix_secs(), t.nanos);
@@ -407,8 +419,12 @@ impl Svlogd {
             } else {
                 carry.extend_from_slice(head);
                 let whole = core::mem::take(carry);
-                self.line(&ts, &whole);
+                let first = core::mem::take(&mut self.carry_ts);
+                self.line(&first, &whole);
             }
+        }
+        if carry.is_empty() && !rest.is_empty() {
+            self.carry_ts = ts;
         }
         carry.extend_from_slice(rest);
     }
@@ -744,11 +760,15 @@ impl Svlogd {
         info(verbose, &[b"processed: ", &name, b"/", file(b".s").as_bytes()]);
     }
 
-    /// Flush, fsync, mode 0744 on `current`, release the lock (HUP, exit).
-    fn close_all(&mut self) {
+    /// Flush, fsync, mode 0744 on `current`, release the lock. At exit a
+    /// running processor is waited for; on HUP it is forgotten, as runit
+    /// does (its `.u` stays and its `.t` goes at the next rotation).
+    fn close_all(&mut self, wait: bool) {
         for i in 0..self.dirs.len() {
             self.flush(i);
-            self.wait_processor(i);
+            if wait {
+                self.wait_processor(i);
+            }
             if !self.enter(i) {
                 continue;
             }

@@ -14,4 +14,5 @@ mod runit;
 mod runsv;
 mod runsvdir;
 mod sv;
+mod svlogd;
 mod vm;
