@@ -20,7 +20,8 @@ use runit_core::tai64n::Tai64n;
 use runit_sys::creds;
 use runit_sys::event::{self, SelfPipe, Watch};
 use runit_sys::fs;
-use runit_sys::msg::line;
+use runit_sys::msg::{fmt_i64, line};
+use runit_sys::net::UdpError;
 use runit_sys::process::{self, Args, SpawnPlan};
 use runit_sys::{c, clock, fd, lock, Errno, Fd};
 use std::ffi::{CStr, CString};
@@ -467,15 +468,14 @@ impl Svlogd {
             }
             if let Some(u) = d.cfg.udp {
                 let datagram = [ts, &d.cfg.prefix, shown, dots, b"\n"].concat();
-                let sent = std::net::UdpSocket::bind("0.0.0.0:0").map(|s| {
-                    let dest = std::net::SocketAddrV4::new(u.addr.into(), u.port);
-                    s.send_to(&datagram, dest).is_ok_and(|n| n == datagram.len())
-                });
+                let sent = runit_sys::net::send_udp(u.addr, u.port, &datagram);
                 let prefix = d.cfg.prefix.clone();
                 match sent {
-                    Err(_) => self.emit(i, &[b"warning: no udp socket available: ", ts, &prefix, shown, b"\n"]),
-                    Ok(false) => self.emit(i, &[b"warning: failure sending through udp: ", &datagram]),
-                    Ok(true) => {}
+                    Err(UdpError::Socket(_)) => {
+                        self.emit(i, &[b"warning: no udp socket available: ", ts, &prefix, shown, b"\n"])
+                    }
+                    Err(UdpError::Send) => self.emit(i, &[b"warning: failure sending through udp: ", &datagram]),
+                    Ok(()) => {}
                 }
             }
             let Some(d) = self.dirs.get(i) else { continue };
@@ -629,7 +629,9 @@ impl Svlogd {
         while let Err(e) = fs::rename(c"current", &cstr(&new)) {
             pause(&[b"unable to rename current: ", &name], Some(e));
         }
-        info(verbose, &[b"rename: ", &name, b"/current ", &new, b" ", d.size.to_string().as_bytes()]);
+        let mut size = [0u8; 24];
+        let size_len = fmt_i64(i64::try_from(d.size).unwrap_or(i64::MAX), &mut size);
+        info(verbose, &[b"rename: ", &name, b"/current ", &new, b" ", size.get(..size_len).unwrap_or(&[])]);
         let cur = loop {
             match Fd::open(c"current", c::O_WRONLY | c::O_APPEND | c::O_CREAT | c::O_TRUNC | c::O_NONBLOCK, 0o644) {
                 Ok(f) => break f,

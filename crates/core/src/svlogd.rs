@@ -206,15 +206,24 @@ pub fn stamp(level: u8, unix_secs: u64, nanos: u32, out: &mut Vec<u8>) {
             let days = unix_secs / 86_400;
             let sod = unix_secs % 86_400;
             let (y, m, d) = civil(days);
-            let sep = if level == 2 { '_' } else { 'T' };
-            let text = format!(
-                "{y:04}-{m:02}-{d:02}{sep}{:02}:{:02}:{:02}.{:05} ",
-                sod / 3600,
-                sod / 60 % 60,
-                sod % 60,
-                nanos / 10_000
-            );
-            out.extend_from_slice(text.as_bytes());
+            let sep = if level == 2 { b'_' } else { b'T' };
+            // Digits by hand: this runs for every input chunk, and keeping
+            // core::fmt out of the hot path keeps svlogd's touched text small.
+            let fields: [(u64, u32, u8); 7] = [
+                (y, 4, b'-'),
+                (m, 2, b'-'),
+                (d, 2, sep),
+                (sod / 3600, 2, b':'),
+                (sod / 60 % 60, 2, b':'),
+                (sod % 60, 2, b'.'),
+                (u64::from(nanos / 10_000), 5, b' '),
+            ];
+            for (v, width, after) in fields {
+                for k in (0..width).rev() {
+                    out.push(b'0' + ((v / 10u64.pow(k)) % 10) as u8);
+                }
+                out.push(after);
+            }
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod inotify;
 pub mod lock;
 pub mod mem;
 pub mod msg;
+pub mod net;
 pub mod process;
 pub mod proctitle;
 
