@@ -19,7 +19,7 @@
 use runit_sys::creds::{self, Reboot};
 use runit_sys::event::{self, SelfPipe};
 use runit_sys::fs;
-use runit_sys::msg::line;
+use runit_sys::msg::line2;
 use runit_sys::process::{self, Args, SpawnPlan};
 use runit_sys::{c, clock, Errno, Fd};
 use std::ffi::CStr;
@@ -49,16 +49,13 @@ const HANDLED: [i32; 4] = [c::SIGCHLD, c::SIGCONT, c::SIGINT, c::SIGPWR];
 const RESET: [i32; 8] =
     [c::SIGALRM, c::SIGCHLD, c::SIGCONT, c::SIGHUP, c::SIGINT, c::SIGPIPE, c::SIGTERM, c::SIGPWR];
 
+// Messages allocate nothing: PID 1 must still speak when memory is gone.
 fn say(pieces: &[&[u8]]) {
-    let mut all: Vec<&[u8]> = vec![b"- runit: "];
-    all.extend_from_slice(pieces);
-    line(&all, None);
+    line2(&[b"- runit: "], pieces, None);
 }
 
 fn say_err(pieces: &[&[u8]], e: Errno) {
-    let mut all: Vec<&[u8]> = vec![b"- runit: "];
-    all.extend_from_slice(pieces);
-    line(&all, Some(e));
+    line2(&[b"- runit: "], pieces, Some(e));
 }
 
 fn sleep_ms(ms: u64) {
@@ -90,8 +87,12 @@ pub fn main(_args: Args) -> i32 {
         return 111;
     }
     std::panic::set_hook(Box::new(|info| {
-        let text = info.to_string();
-        say(&[b"fatal: panic: ", text.as_bytes(), b" (reaping only from now on)"]);
+        // No allocation here either: the payload's text and the location.
+        let what = info.payload().downcast_ref::<&str>().copied().unwrap_or("panic");
+        let file = info.location().map_or("?", |l| l.file());
+        let mut num = [0u8; 24];
+        let len = runit_sys::msg::fmt_i64(i64::from(info.location().map_or(0, |l| l.line())), &mut num);
+        say(&[b"fatal: panic: ", what.as_bytes(), b" at ", file.as_bytes(), b":", num.get(..len).unwrap_or(&[]), b" (reaping only from now on)"]);
         reap_forever();
     }));
     let _ = creds::setsid();
@@ -109,7 +110,8 @@ pub fn main(_args: Args) -> i32 {
     let _ = creds::reboot(Reboot::DisableCad);
     say(&[VERSION.as_bytes(), b": booting."]);
 
-    let mut init = Init { selfpipe, power_off: false };
+    // Built once at boot, so shutdown allocates nothing.
+    let mut init = Init { selfpipe, power_off: false, stopit: cpath(STOPIT), reboot: cpath(REBOOT) };
     let mut stage = 0;
     while stage < 3 {
         stage = init.run_stage(stage);
@@ -152,6 +154,8 @@ struct Init {
     selfpipe: SelfPipe,
     /// SIGPWR asked for a power-off, whatever the reboot file says.
     power_off: bool,
+    stopit: std::ffi::CString,
+    reboot: std::ffi::CString,
 }
 
 /// What runit's children (stages, ctrlaltdel) have in common: announced,
@@ -261,8 +265,8 @@ impl Init {
             }
             if cont {
                 cont = false;
-                if self.power_off || executable(&cpath(STOPIT)) {
-                    let _ = creds::chmod(&cpath(STOPIT), 0);
+                if self.power_off || executable(&self.stopit) {
+                    let _ = creds::chmod(&self.stopit, 0);
                     self.stop_stage2(pid);
                     say(&[b"leave stage: ", path]);
                     return 2;
@@ -326,7 +330,7 @@ impl Init {
         console(false);
         say(&[b"sending KILL signal to all processes..."]);
         creds::kill_all(c::SIGKILL);
-        let reboot = !self.power_off && executable(&cpath(REBOOT));
+        let reboot = !self.power_off && executable(&self.reboot);
         // The reboot call is made from a child, as runit does, because some
         // kernels treat PID 1's reboot call as PID 1 exiting.
         match process::fork_child() {
