@@ -34,11 +34,16 @@ pub fn main(args: Args) -> i32 {
     let (who, prog) = personality(argv0);
     // getopt's diagnostics name the program as invoked; usage, the stripped name.
     let base = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
-    let argv: Vec<&'static [u8]> = (1..args.len()).filter_map(|i| args.get(i)).map(CStr::to_bytes).collect();
+    let argv: Vec<&'static [u8]> = (1..args.len())
+        .filter_map(|i| args.get(i))
+        .map(CStr::to_bytes)
+        .collect();
     let plan = match who {
         Personality::Chpst => parse_chpst(prog, base, &argv),
         Personality::Setuidgid | Personality::Envuidgid => {
-            let (Some(&account), Some(rest)) = (argv.first(), argv.get(1..).filter(|r| !r.is_empty())) else {
+            let (Some(&account), Some(rest)) =
+                (argv.first(), argv.get(1..).filter(|r| !r.is_empty()))
+            else {
                 return usage(prog, " account child");
             };
             let mut p = Plan::new(rest);
@@ -50,7 +55,8 @@ pub fn main(args: Args) -> i32 {
             Ok(p)
         }
         Personality::Envdir => {
-            let (Some(&dir), Some(rest)) = (argv.first(), argv.get(1..).filter(|r| !r.is_empty())) else {
+            let (Some(&dir), Some(rest)) = (argv.first(), argv.get(1..).filter(|r| !r.is_empty()))
+            else {
                 return usage(prog, " dir child");
             };
             let mut p = Plan::new(rest);
@@ -239,7 +245,10 @@ fn parse_setlock<'a>(prog: &[u8], base: &[u8], argv: &'a [&'a [u8]]) -> Result<P
             }
         }
     }
-    let (Some(&file), Some(rest)) = (g.operands().first(), g.operands().get(1..).filter(|r| !r.is_empty())) else {
+    let (Some(&file), Some(rest)) = (
+        g.operands().first(),
+        g.operands().get(1..).filter(|r| !r.is_empty()),
+    ) else {
         return Err(usage());
     };
     let mut p = Plan::new(rest);
@@ -257,7 +266,9 @@ fn parse_softlimit<'a>(prog: &[u8], base: &[u8], argv: &'a [&'a [u8]]) -> Result
                 return Ok(None);
             }
             // runit's quirk: a bad value prints chpst's usage as softlimit.
-            limit_value(v).map(Some).ok_or_else(|| usage(prog, CHPST_USAGE))
+            limit_value(v)
+                .map(Some)
+                .ok_or_else(|| usage(prog, CHPST_USAGE))
         };
         match opt {
             Ok(Opt::Arg(b'a', v)) => p.limits.r#as = Some(value(v)?),
@@ -293,7 +304,11 @@ struct Env {
 impl Env {
     fn current() -> Env {
         use std::os::unix::ffi::OsStringExt;
-        Env { vars: std::env::vars_os().map(|(k, v)| (k.into_vec(), v.into_vec())).collect() }
+        Env {
+            vars: std::env::vars_os()
+                .map(|(k, v)| (k.into_vec(), v.into_vec()))
+                .collect(),
+        }
     }
 
     fn set(&mut self, k: &[u8], v: Vec<u8>) {
@@ -341,24 +356,31 @@ impl Plan<'_> {
             self.read_envdir(dir, strict, &mut env)?;
         }
         if let Some(root) = self.root {
-            fs::chdir(&cstring(root)).map_err(|e| fatal(&[b"unable to change directory: ", root], Some(e)))?;
-            creds::chroot(c".").map_err(|e| fatal(&[b"unable to change root directory"], Some(e)))?;
+            fs::chdir(&cstring(root))
+                .map_err(|e| fatal(&[b"unable to change directory: ", root], Some(e)))?;
+            creds::chroot(c".")
+                .map_err(|e| fatal(&[b"unable to change root directory"], Some(e)))?;
         }
         if let Some(pwd) = self.pwd {
-            fs::chdir(&cstring(pwd)).map_err(|e| fatal(&[b"unable to change directory: ", pwd], Some(e)))?;
+            fs::chdir(&cstring(pwd))
+                .map_err(|e| fatal(&[b"unable to change directory: ", pwd], Some(e)))?;
         }
         if let Some(inc) = self.nice.filter(|&n| n != 0) {
             creds::nice(inc).map_err(|e| fatal(&[b"unable to set nice level"], Some(e)))?;
         }
         if let Some((spec, extended)) = self.env_account {
             let (uid, gids) = lookup(spec, extended)?;
-            env.set(b"GID", gids.first().copied().unwrap_or(0).to_string().into_bytes());
+            env.set(
+                b"GID",
+                gids.first().copied().unwrap_or(0).to_string().into_bytes(),
+            );
             env.set(b"UID", uid.to_string().into_bytes());
         }
         if let Some((spec, extended)) = self.account {
             let (uid, gids) = lookup(spec, extended)?;
             creds::setgroups(&gids).map_err(|e| fatal(&[b"unable to setgroups"], Some(e)))?;
-            creds::setgid(gids.first().copied().unwrap_or(0)).map_err(|e| fatal(&[b"unable to setgid"], Some(e)))?;
+            creds::setgid(gids.first().copied().unwrap_or(0))
+                .map_err(|e| fatal(&[b"unable to setgid"], Some(e)))?;
             creds::setuid(uid).map_err(|e| fatal(&[b"unable to setuid"], Some(e)))?;
         }
         if let Some((file, wait)) = self.lock {
@@ -366,7 +388,8 @@ impl Plan<'_> {
         }
         for (i, what) in [&b"stdin"[..], b"stdout", b"stderr"].iter().enumerate() {
             if self.close.get(i) == Some(&true) {
-                creds::close_fd(i as i32).map_err(|e| fatal(&[b"unable to close ", what], Some(e)))?;
+                creds::close_fd(i as i32)
+                    .map_err(|e| fatal(&[b"unable to close ", what], Some(e)))?;
             }
         }
         for (res, value) in self.limits.in_order() {
@@ -390,7 +413,11 @@ impl Plan<'_> {
                 return Err(fatal(&[b"unable to open lock: ", file], Some(e)));
             }
         };
-        let locked = if wait { lock::lock_exclusive(&l) } else { lock::lock_exclusive_nb(&l) };
+        let locked = if wait {
+            lock::lock_exclusive(&l)
+        } else {
+            lock::lock_exclusive_nb(&l)
+        };
         if let Err(e) = locked {
             if self.quiet_failures {
                 return Err(0);
@@ -404,7 +431,9 @@ impl Plan<'_> {
     }
 
     fn exec(&self, env: &Env) -> Result<std::convert::Infallible, i32> {
-        let Some(&name) = self.program.first() else { return Err(EXIT_USAGE) };
+        let Some(&name) = self.program.first() else {
+            return Err(EXIT_USAGE);
+        };
         let args: Vec<CString> = self.program.iter().map(|a| cstring(a)).collect();
         let shown = self.argv0.unwrap_or(name);
         let argv0 = cstring(shown);
@@ -424,8 +453,10 @@ impl Plan<'_> {
 
     /// SPEC §9.4. `strict`: a subdirectory is fatal (envdir personality).
     fn read_envdir(&self, dir: &[u8], strict: bool, env: &mut Env) -> Result<(), i32> {
-        let start = fs::open_cwd().map_err(|e| fatal(&[b"unable to open current working directory"], Some(e)))?;
-        fs::chdir(&cstring(dir)).map_err(|e| fatal(&[b"unable to switch to directory: ", dir], Some(e)))?;
+        let start = fs::open_cwd()
+            .map_err(|e| fatal(&[b"unable to open current working directory"], Some(e)))?;
+        fs::chdir(&cstring(dir))
+            .map_err(|e| fatal(&[b"unable to switch to directory: ", dir], Some(e)))?;
         let names = fs::list_dir(c".").map_err(|e| match e {
             ListError::Open(e) => fatal(&[b"unable to open directory: ", dir], Some(e)),
             ListError::Read(e) => fatal(&[b"unable to read directory: ", dir], Some(e)),
@@ -438,13 +469,17 @@ impl Plan<'_> {
                 },
                 Err(e @ Errno(c::EISDIR)) if !strict => {
                     if self.verbose {
-                        line(&[b"chpst: warning: unable to read ", dir, b"/", name], Some(e));
+                        line(
+                            &[b"chpst: warning: unable to read ", dir, b"/", name],
+                            Some(e),
+                        );
                     }
                 }
                 Err(e) => return Err(fatal(&[b"unable to read ", dir, b"/", name], Some(e))),
             }
         }
-        fs::fchdir(&start).map_err(|e| fatal(&[b"unable to switch to starting directory"], Some(e)))?;
+        fs::fchdir(&start)
+            .map_err(|e| fatal(&[b"unable to switch to starting directory"], Some(e)))?;
         Ok(())
     }
 }
@@ -453,7 +488,8 @@ impl Plan<'_> {
 fn lookup(spec: &[u8], extended: bool) -> Result<(u32, Vec<u32>), i32> {
     if !extended {
         let pw = read_db(c"/etc/passwd", b"unable to get password file entry")?;
-        let (uid, gid) = passwd_lookup(&pw, spec).ok_or_else(|| fatal(&[b"unknown account: ", spec], None))?;
+        let (uid, gid) =
+            passwd_lookup(&pw, spec).ok_or_else(|| fatal(&[b"unknown account: ", spec], None))?;
         return Ok((uid, vec![gid]));
     }
     let invalid = || fatal(&[b"invalid uid/gids: ", spec.get(1..).unwrap_or(&[])], None);

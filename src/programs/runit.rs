@@ -46,8 +46,16 @@ pub const REBOOT: &str = match option_env!("RUNIT_REBOOT") {
 const BLOCKED: [i32; 4] = [c::SIGALRM, c::SIGHUP, c::SIGPIPE, c::SIGTERM];
 const HANDLED: [i32; 4] = [c::SIGCHLD, c::SIGCONT, c::SIGINT, c::SIGPWR];
 /// What every child gets back: default action, unblocked.
-const RESET: [i32; 8] =
-    [c::SIGALRM, c::SIGCHLD, c::SIGCONT, c::SIGHUP, c::SIGINT, c::SIGPIPE, c::SIGTERM, c::SIGPWR];
+const RESET: [i32; 8] = [
+    c::SIGALRM,
+    c::SIGCHLD,
+    c::SIGCONT,
+    c::SIGHUP,
+    c::SIGINT,
+    c::SIGPIPE,
+    c::SIGTERM,
+    c::SIGPWR,
+];
 
 // Messages allocate nothing: PID 1 must still speak when memory is gone.
 fn say(pieces: &[&[u8]]) {
@@ -88,11 +96,24 @@ pub fn main(_args: Args) -> i32 {
     }
     std::panic::set_hook(Box::new(|info| {
         // No allocation here either: the payload's text and the location.
-        let what = info.payload().downcast_ref::<&str>().copied().unwrap_or("panic");
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .copied()
+            .unwrap_or("panic");
         let file = info.location().map_or("?", |l| l.file());
         let mut num = [0u8; 24];
-        let len = runit_sys::msg::fmt_i64(i64::from(info.location().map_or(0, |l| l.line())), &mut num);
-        say(&[b"fatal: panic: ", what.as_bytes(), b" at ", file.as_bytes(), b":", num.get(..len).unwrap_or(&[]), b" (reaping only from now on)"]);
+        let len =
+            runit_sys::msg::fmt_i64(i64::from(info.location().map_or(0, |l| l.line())), &mut num);
+        say(&[
+            b"fatal: panic: ",
+            what.as_bytes(),
+            b" at ",
+            file.as_bytes(),
+            b":",
+            num.get(..len).unwrap_or(&[]),
+            b" (reaping only from now on)",
+        ]);
         reap_forever();
     }));
     let _ = creds::setsid();
@@ -111,7 +132,12 @@ pub fn main(_args: Args) -> i32 {
     say(&[VERSION.as_bytes(), b": booting."]);
 
     // Built once at boot, so shutdown allocates nothing.
-    let mut init = Init { selfpipe, power_off: false, stopit: cpath(STOPIT), reboot: cpath(REBOOT) };
+    let mut init = Init {
+        selfpipe,
+        power_off: false,
+        stopit: cpath(STOPIT),
+        reboot: cpath(REBOOT),
+    };
     let mut stage = 0;
     while stage < 3 {
         stage = init.run_stage(stage);
@@ -178,7 +204,14 @@ fn spawn_retrying(plan: &SpawnPlan<'_>) -> u32 {
         match process::spawn(plan) {
             Ok(pid) => return pid,
             Err(e) => {
-                say_err(&[b"fatal: unable to fork for \"", plan.path.to_bytes(), b"\" pausing"], e);
+                say_err(
+                    &[
+                        b"fatal: unable to fork for \"",
+                        plan.path.to_bytes(),
+                        b"\" pausing",
+                    ],
+                    e,
+                );
                 sleep_ms(5000);
             }
         }
@@ -201,7 +234,11 @@ impl Init {
 
     /// Runs one stage to its end; returns the next stage's index.
     fn run_stage(&mut self, stage: usize) -> usize {
-        let path = STAGES.get(stage).copied().unwrap_or(c"/etc/runit/3").to_bytes();
+        let path = STAGES
+            .get(stage)
+            .copied()
+            .unwrap_or(c"/etc/runit/3")
+            .to_bytes();
         let pid = self.start(stage);
         let (mut cont, mut int) = (false, false);
         loop {
@@ -280,7 +317,10 @@ impl Init {
         let path = CTRLALTDEL;
         let argv = [path.as_ptr(), core::ptr::null()];
         let announce: [&[u8]; 2] = [b"- runit: enter stage: ", path.to_bytes()];
-        let pid = spawn_retrying(&SpawnPlan { announce: &announce, ..child_plan(path, &argv) });
+        let pid = spawn_retrying(&SpawnPlan {
+            announce: &announce,
+            ..child_plan(path, &argv)
+        });
         match process::wait_pid(pid) {
             Ok(ws) if ws & 0x7f != 0 => say(&[b"warning: child crashed: ", path.to_bytes()]),
             Ok(_) => {}

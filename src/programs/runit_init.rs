@@ -49,7 +49,15 @@ pub fn main(args: Args) -> i32 {
     match result {
         Ok(()) => 0,
         Err((what, path, e)) => {
-            line(&[b"init: fatal: unable to ", what.as_bytes(), b" ", path.to_bytes()], Some(e));
+            line(
+                &[
+                    b"init: fatal: unable to ",
+                    what.as_bytes(),
+                    b" ",
+                    path.to_bytes(),
+                ],
+                Some(e),
+            );
             111
         }
     }
@@ -76,5 +84,7 @@ fn request<'a>(stopit: &'a CStr, reboot: &'a CStr, restart: bool) -> Result<(), 
 }
 
 fn touch(path: &CStr) -> Result<(), Failure<'_>> {
-    Fd::open(path, c::O_WRONLY | c::O_CREAT | c::O_TRUNC, 0o644).map(drop).map_err(|e| ("create", path, e))
+    Fd::open(path, c::O_WRONLY | c::O_CREAT | c::O_TRUNC, 0o644)
+        .map(drop)
+        .map_err(|e| ("create", path, e))
 }

@@ -30,7 +30,10 @@ pub fn main(args: Args) -> i32 {
         line(&[b"usage: ", argv0, b" dir\n"], None);
         return EXIT_USAGE;
     };
-    let prefix = Prefix { dir: dir.to_bytes(), cdir: dir };
+    let prefix = Prefix {
+        dir: dir.to_bytes(),
+        cdir: dir,
+    };
     match Runsv::start(prefix) {
         Ok(mut r) => r.run(),
         Err(code) => code,
@@ -104,8 +107,8 @@ const SIG_HANDLED: [i32; 2] = [c::SIGCHLD, c::SIGTERM];
 
 impl Runsv {
     fn start(p: Prefix) -> Result<Runsv, i32> {
-        let selfpipe =
-            SelfPipe::new(&SIG_HANDLED).map_err(|e| p.fatal("unable to create selfpipe", Some(e)))?;
+        let selfpipe = SelfPipe::new(&SIG_HANDLED)
+            .map_err(|e| p.fatal("unable to create selfpipe", Some(e)))?;
         fs::chdir(p.cdir).map_err(|e| p.fatal("unable to change to directory", Some(e)))?;
         let (stamp, mono) = now();
         let main_down = fs::stat(c"down").is_ok();
@@ -125,7 +128,10 @@ impl Runsv {
         let log_down = has_log.then(|| fs::stat(c"log/down").is_ok());
         let mut sup = Supervisor::new(main_down, log_down, stamp, mono);
         let logpipe = if has_log {
-            Some(runit_sys::fd::pipe(false).map_err(|e| p.fatal("unable to create log pipe", Some(e)))?)
+            Some(
+                runit_sys::fd::pipe(false)
+                    .map_err(|e| p.fatal("unable to create log pipe", Some(e)))?,
+            )
         } else {
             None
         };
@@ -133,13 +139,15 @@ impl Runsv {
         make_supervise(&p, Which::Main)?;
         let lock = lock::open_lockfile(c"supervise/lock")
             .map_err(|e| p.fatal("unable to open supervise/lock", Some(e)))?;
-        lock::lock_exclusive_nb(&lock).map_err(|e| p.fatal("unable to lock supervise/lock", Some(e)))?;
+        lock::lock_exclusive_nb(&lock)
+            .map_err(|e| p.fatal("unable to lock supervise/lock", Some(e)))?;
 
         let log_lock = if has_log {
             make_supervise(&p, Which::Log)?;
             let l = lock::open_lockfile(c"log/supervise/lock")
                 .map_err(|e| p.fatal("unable to open log/supervise/lock", Some(e)))?;
-            lock::lock_exclusive(&l).map_err(|e| p.fatal("unable to lock log/supervise/lock", Some(e)))?;
+            lock::lock_exclusive(&l)
+                .map_err(|e| p.fatal("unable to lock log/supervise/lock", Some(e)))?;
             Some(l)
         } else {
             None
@@ -191,7 +199,11 @@ impl Runsv {
         };
         let ok = open_ok(&p, c"supervise/ok", "unable to read supervise/ok")?;
         let log_ok = if has_log {
-            Some(open_ok(&p, c"log/supervise/ok", "unable to read log/supervise/ok")?)
+            Some(open_ok(
+                &p,
+                c"log/supervise/ok",
+                "unable to read log/supervise/ok",
+            )?)
         } else {
             None
         };
@@ -220,8 +232,14 @@ impl Runsv {
             let main_ctl = self.sup.accepts_control(Which::Main);
             let log_ctl = self.log_control.is_some() && self.sup.accepts_control(Which::Log);
             let mut watches = [
-                Watch { fd: self.selfpipe.fd(), ready: false },
-                Watch { fd: if main_ctl { self.control.raw() } else { -1 }, ready: false },
+                Watch {
+                    fd: self.selfpipe.fd(),
+                    ready: false,
+                },
+                Watch {
+                    fd: if main_ctl { self.control.raw() } else { -1 },
+                    ready: false,
+                },
                 Watch {
                     fd: match (&self.log_control, log_ctl) {
                         (Some((r, _)), true) => r.raw(),
@@ -233,7 +251,9 @@ impl Runsv {
             let timeout = if self.term_pending && main_ctl {
                 Some(0) // a deferred SIGTERM can be taken now
             } else {
-                self.sup.next_deadline().map(|d| d.saturating_sub(clock::mono_ms()))
+                self.sup
+                    .next_deadline()
+                    .map(|d| d.saturating_sub(clock::mono_ms()))
             };
             // ppoll errors (EINVAL/ENOMEM) are transient at worst; the next
             // round retries, with a short pause so it cannot spin.
@@ -300,23 +320,32 @@ fn make_supervise(p: &Prefix, which: Which) -> Result<(), i32> {
     let mut buf = [0u8; 257];
     match fs::readlink(path, buf.get_mut(..256).unwrap_or(&mut [])) {
         Ok(n) if n >= 256 => {
-            line2(&p.pieces(), &[b"fatal: ", readlink_msg.as_bytes(), b": name too long"], None);
+            line2(
+                &p.pieces(),
+                &[b"fatal: ", readlink_msg.as_bytes(), b": name too long"],
+                None,
+            );
             return Err(EXIT_FATAL);
         }
         Ok(_) => {}
         Err(Errno(c::ENOENT)) | Err(Errno(c::EINVAL)) => return Ok(()),
         Err(e) => return Err(p.fatal(readlink_msg, Some(e))),
     }
-    let Ok(target) = CStr::from_bytes_until_nul(&buf) else { return Ok(()) };
+    let Ok(target) = CStr::from_bytes_until_nul(&buf) else {
+        return Ok(());
+    };
     match which {
         Which::Main => {
             let _ = fs::mkdir(target, 0o700);
         }
         Which::Log => {
-            let cwd = fs::open_cwd().map_err(|e| p.fatal("unable to open current directory", Some(e)))?;
-            fs::chdir(c"./log").map_err(|e| p.fatal("unable to change directory to ./log", Some(e)))?;
+            let cwd =
+                fs::open_cwd().map_err(|e| p.fatal("unable to open current directory", Some(e)))?;
+            fs::chdir(c"./log")
+                .map_err(|e| p.fatal("unable to change directory to ./log", Some(e)))?;
             let _ = fs::mkdir(target, 0o700);
-            fs::fchdir(&cwd).map_err(|e| p.fatal("unable to change back to service directory", Some(e)))?;
+            fs::fchdir(&cwd)
+                .map_err(|e| p.fatal("unable to change back to service directory", Some(e)))?;
         }
     }
     Ok(())
@@ -343,8 +372,10 @@ fn open_control(p: &Prefix, which: Which) -> Result<(Fd, Fd), i32> {
     if m.kind != Kind::Fifo {
         return Err(p.fatal(notfifo_msg, None));
     }
-    let r = Fd::open(path, c::O_RDONLY | c::O_NONBLOCK, 0).map_err(|e| p.fatal(open_msg, Some(e)))?;
-    let w = Fd::open(path, c::O_WRONLY | c::O_NONBLOCK, 0).map_err(|e| p.fatal(open_msg, Some(e)))?;
+    let r =
+        Fd::open(path, c::O_RDONLY | c::O_NONBLOCK, 0).map_err(|e| p.fatal(open_msg, Some(e)))?;
+    let w =
+        Fd::open(path, c::O_WRONLY | c::O_NONBLOCK, 0).map_err(|e| p.fatal(open_msg, Some(e)))?;
     Ok((r, w))
 }
 
@@ -410,20 +441,49 @@ impl Io {
         let (pre, name) = (which.prefix().as_bytes(), name.as_bytes());
         let t = &self.p.pieces();
         match e {
-            AtomicError::Open(e) => {
-                line2(t, &[b"warning: unable to open ", pre, b"supervise/", name, b".new"], Some(e))
-            }
-            AtomicError::Write(e) => {
-                line2(t, &[b"warning: unable to write ", pre, b"supervise/", name, b".new"], Some(e))
-            }
+            AtomicError::Open(e) => line2(
+                t,
+                &[
+                    b"warning: unable to open ",
+                    pre,
+                    b"supervise/",
+                    name,
+                    b".new",
+                ],
+                Some(e),
+            ),
+            AtomicError::Write(e) => line2(
+                t,
+                &[
+                    b"warning: unable to write ",
+                    pre,
+                    b"supervise/",
+                    name,
+                    b".new",
+                ],
+                Some(e),
+            ),
             AtomicError::PartialWrite => line2(
                 t,
-                &[b"warning: unable to write ", pre, b"supervise/", name, b".new: partial write."],
+                &[
+                    b"warning: unable to write ",
+                    pre,
+                    b"supervise/",
+                    name,
+                    b".new: partial write.",
+                ],
                 None,
             ),
             AtomicError::Rename(e) => line2(
                 t,
-                &[b"warning: unable to rename ", name, b".new to ", pre, b"supervise/", name],
+                &[
+                    b"warning: unable to rename ",
+                    name,
+                    b".new to ",
+                    pre,
+                    b"supervise/",
+                    name,
+                ],
                 Some(e),
             ),
         }
@@ -433,11 +493,13 @@ impl Io {
     /// the pipe, -1: the dup then fails with runit's "file descriptor not
     /// open" rather than handing the child runsv's own stdout.
     fn stdout_pipe(&self) -> Option<i32> {
-        self.has_log.then(|| self.logpipe.as_ref().map_or(-1, |(_, w)| w.raw()))
+        self.has_log
+            .then(|| self.logpipe.as_ref().map_or(-1, |(_, w)| w.raw()))
     }
 
     fn stdin_pipe(&self) -> Option<i32> {
-        self.has_log.then(|| self.logpipe.as_ref().map_or(-1, |(r, _)| r.raw()))
+        self.has_log
+            .then(|| self.logpipe.as_ref().map_or(-1, |(r, _)| r.raw()))
     }
 }
 
@@ -449,30 +511,46 @@ impl Effects for Io {
     fn spawn(&mut self, which: Which, program: Program) -> Option<u32> {
         let mut a1 = [0u8; 25];
         let mut a2 = [0u8; 25];
-        let (prep, stdin, stdout, args): (&Prepared, _, _, [*const c_char; 4]) = match (which, program) {
-            (Which::Log, _) => (
-                &self.log_run,
-                self.stdin_pipe(),
-                None,
-                [c"./run".as_ptr(), core::ptr::null(), core::ptr::null(), core::ptr::null()],
-            ),
-            (Which::Main, Program::Run) => (
-                &self.run,
-                None,
-                self.stdout_pipe(),
-                [c"./run".as_ptr(), core::ptr::null(), core::ptr::null(), core::ptr::null()],
-            ),
-            (Which::Main, Program::Finish { code, low }) => {
-                cstr_num(i64::from(code), &mut a1);
-                cstr_num(i64::from(low), &mut a2);
-                (
-                    &self.finish,
+        let (prep, stdin, stdout, args): (&Prepared, _, _, [*const c_char; 4]) =
+            match (which, program) {
+                (Which::Log, _) => (
+                    &self.log_run,
+                    self.stdin_pipe(),
+                    None,
+                    [
+                        c"./run".as_ptr(),
+                        core::ptr::null(),
+                        core::ptr::null(),
+                        core::ptr::null(),
+                    ],
+                ),
+                (Which::Main, Program::Run) => (
+                    &self.run,
                     None,
                     self.stdout_pipe(),
-                    [c"./finish".as_ptr(), a1.as_ptr().cast(), a2.as_ptr().cast(), core::ptr::null()],
-                )
-            }
-        };
+                    [
+                        c"./run".as_ptr(),
+                        core::ptr::null(),
+                        core::ptr::null(),
+                        core::ptr::null(),
+                    ],
+                ),
+                (Which::Main, Program::Finish { code, low }) => {
+                    cstr_num(i64::from(code), &mut a1);
+                    cstr_num(i64::from(low), &mut a2);
+                    (
+                        &self.finish,
+                        None,
+                        self.stdout_pipe(),
+                        [
+                            c"./finish".as_ptr(),
+                            a1.as_ptr().cast(),
+                            a2.as_ptr().cast(),
+                            core::ptr::null(),
+                        ],
+                    )
+                }
+            };
         let prefix = self.p.pieces();
         let plan = SpawnPlan {
             chdir: prep.chdir,
@@ -504,7 +582,9 @@ impl Effects for Io {
         if let Some(dst) = buf.get_mut(..9) {
             dst.copy_from_slice(&path);
         }
-        let Ok(path) = CStr::from_bytes_until_nul(&buf) else { return false };
+        let Ok(path) = CStr::from_bytes_until_nul(&buf) else {
+            return false;
+        };
         match fs::stat(path) {
             Ok(m) => m.mode & c::S_IXUSR != 0,
             Err(Errno(c::ENOENT)) => false,
@@ -521,7 +601,9 @@ impl Effects for Io {
         if let Some(dst) = buf.get_mut(..9) {
             dst.copy_from_slice(&path_bytes);
         }
-        let Ok(path) = CStr::from_bytes_until_nul(&buf) else { return None };
+        let Ok(path) = CStr::from_bytes_until_nul(&buf) else {
+            return None;
+        };
         let name = [letter];
         let mut dup_fail = *b"warning: unable to setup stdout for control/?";
         if let Some(last) = dup_fail.last_mut() {
@@ -553,7 +635,13 @@ impl Effects for Io {
 
     /// runit's `update_status`: a failed open (or pid rename) abandons the
     /// rest; write errors count only for `status`.
-    fn publish(&mut self, which: Which, status: &Status, stat: &StatLine, pid_file: Option<u32>) -> bool {
+    fn publish(
+        &mut self,
+        which: Which,
+        status: &Status,
+        stat: &StatLine,
+        pid_file: Option<u32>,
+    ) -> bool {
         let n = names(which);
         let mut pid_written = false;
         if let Some(pid) = pid_file {

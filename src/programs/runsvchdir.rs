@@ -28,10 +28,13 @@ pub fn main(args: Args) -> i32 {
     if dir.first() == Some(&b'.') {
         return fatal(&[dir, b": must not start with a dot."], None);
     }
-    let workdir = std::env::var_os("RUNSVDIR").map_or_else(|| WORKDIR.as_bytes().to_vec(), |v| {
-        use std::os::unix::ffi::OsStringExt;
-        v.into_vec()
-    });
+    let workdir = std::env::var_os("RUNSVDIR").map_or_else(
+        || WORKDIR.as_bytes().to_vec(),
+        |v| {
+            use std::os::unix::ffi::OsStringExt;
+            v.into_vec()
+        },
+    );
     let Ok(cwork) = CString::new(workdir.clone()) else {
         return fatal(&[b"unable to chdir: ", &workdir], Some(Errno(c::ENOENT)));
     };

@@ -55,7 +55,9 @@ pub fn main(args: Args) -> i32 {
             _ => {}
         }
     }
-    let Some(dir) = args.get(i) else { return usage() };
+    let Some(dir) = args.get(i) else {
+        return usage();
+    };
     let log_arg = (args.len() > i + 1).then_some(i + 1);
     let alrm_rescan = std::env::var_os(ALRM_ENV).is_some_and(|v| v == "rescan");
 
@@ -112,7 +114,11 @@ fn setup_log(p: &[&[u8]; 3], args: &Args, i: usize) -> Option<Log> {
     let disabled = || line2(p, &[b"warning: log service disabled."], None);
     let title = ProcTitle::new(args, i)?;
     if title.len() < 7 {
-        line2(p, &[b"warning: log must have at least seven characters."], None);
+        line2(
+            p,
+            &[b"warning: log must have at least seven characters."],
+            None,
+        );
         disabled();
         return None;
     }
@@ -122,7 +128,11 @@ fn setup_log(p: &[&[u8]; 3], args: &Args, i: usize) -> Option<Log> {
         return None;
     };
     if runit_sys::fd::dup_onto(&write, 2).is_err() {
-        line2(p, &[b"warning: unable to set filedescriptor for log."], None);
+        line2(
+            p,
+            &[b"warning: unable to set filedescriptor for log."],
+            None,
+        );
         disabled();
         return None;
     }
@@ -202,14 +212,24 @@ impl Runsvdir {
                 }
             }
 
-            let deadline = [self.retry_at, self.log.as_ref().and(self.next_dot), self.poll_at.filter(|_| self.polling)]
-                .into_iter()
-                .flatten()
-                .min();
+            let deadline = [
+                self.retry_at,
+                self.log.as_ref().and(self.next_dot),
+                self.poll_at.filter(|_| self.polling),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let timeout = deadline.map(|d| d.saturating_sub(clock::mono_ms()));
             let mut w = [
-                Watch { fd: self.ino.as_ref().map_or(-1, Inotify::fd), ready: false },
-                Watch { fd: self.log.as_ref().map_or(-1, |l| l.read.raw()), ready: false },
+                Watch {
+                    fd: self.ino.as_ref().map_or(-1, Inotify::fd),
+                    ready: false,
+                },
+                Watch {
+                    fd: self.log.as_ref().map_or(-1, |l| l.read.raw()),
+                    ready: false,
+                },
             ];
             let _ = self.selfpipe.wait(&mut w, timeout);
 
@@ -269,9 +289,14 @@ impl Runsvdir {
                 return;
             }
         };
-        let moved = self.ident.is_none_or(|(d, i, _)| (d, i) != (meta.dev, meta.ino));
+        let moved = self
+            .ident
+            .is_none_or(|(d, i, _)| (d, i) != (meta.dev, meta.ino));
         if let Err(e) = fs::chdir(self.dir) {
-            self.warn(&[b"unable to change directory to ", self.dir.to_bytes()], Some(e));
+            self.warn(
+                &[b"unable to change directory to ", self.dir.to_bytes()],
+                Some(e),
+            );
             self.poll_later(now, POLL_MS);
             return;
         }
@@ -283,7 +308,11 @@ impl Runsvdir {
             // runit's rule: a change later in the same second as the last
             // one would not move the mtime, so look again in a second.
             let now_secs = i64::try_from(clock::now_tai64n().unix_secs()).unwrap_or(i64::MAX);
-            let after = if meta.mtime >= now_secs { RESTART_MS } else { POLL_MS };
+            let after = if meta.mtime >= now_secs {
+                RESTART_MS
+            } else {
+                POLL_MS
+            };
             self.poll_at = Some(now.saturating_add(after));
         }
         self.scan(now);
@@ -305,7 +334,11 @@ impl Runsvdir {
             ino.unwatch(wd);
         }
         let path = self.dir.to_bytes();
-        let abs = if path.starts_with(b"/") { CString::new(path).unwrap_or_default() } else { absolute(&self.curdir, path) };
+        let abs = if path.starts_with(b"/") {
+            CString::new(path).unwrap_or_default()
+        } else {
+            absolute(&self.curdir, path)
+        };
         if let Ok(parent) = CString::new(parent_of(abs.to_bytes())) {
             if let Ok(wd) = ino.watch(&parent, inotify::ENTRIES) {
                 self.watches.push(wd);
@@ -330,9 +363,15 @@ impl Runsvdir {
         }
         let mut path: Vec<u8> = self.dir.to_bytes().to_vec();
         for _ in 0..MAX_LINKS {
-            let Ok(cpath) = CString::new(path.clone()) else { break };
+            let Ok(cpath) = CString::new(path.clone()) else {
+                break;
+            };
             // Relative paths are relative to the original directory.
-            let abs = if path.starts_with(b"/") { cpath.clone() } else { absolute(&self.curdir, &path) };
+            let abs = if path.starts_with(b"/") {
+                cpath.clone()
+            } else {
+                absolute(&self.curdir, &path)
+            };
             if !fs::is_symlink(&abs) {
                 break;
             }
@@ -343,7 +382,9 @@ impl Runsvdir {
                 }
             }
             let mut buf = [0u8; 4096];
-            let Ok(n) = fs::readlink(&abs, &mut buf) else { break };
+            let Ok(n) = fs::readlink(&abs, &mut buf) else {
+                break;
+            };
             let target = buf.get(..n).unwrap_or(&[]);
             path = if target.starts_with(b"/") {
                 target.to_vec()
@@ -362,11 +403,17 @@ impl Runsvdir {
             Ok(n) => n,
             Err(ListError::Open(e)) => {
                 // As runit: nothing else happens until the directory changes.
-                self.warn(&[b"unable to open directory ", self.dir.to_bytes()], Some(e));
+                self.warn(
+                    &[b"unable to open directory ", self.dir.to_bytes()],
+                    Some(e),
+                );
                 return;
             }
             Err(ListError::Read(e)) => {
-                self.warn(&[b"unable to read directory ", self.dir.to_bytes()], Some(e));
+                self.warn(
+                    &[b"unable to read directory ", self.dir.to_bytes()],
+                    Some(e),
+                );
                 self.poll_later(now, RESTART_MS);
                 return;
             }
@@ -378,7 +425,9 @@ impl Runsvdir {
             if name.first() == Some(&b'.') {
                 continue;
             }
-            let Ok(cname) = CString::new(name.clone()) else { continue };
+            let Ok(cname) = CString::new(name.clone()) else {
+                continue;
+            };
             let m = match fs::stat(&cname) {
                 Ok(m) => m,
                 Err(e) => {
@@ -389,7 +438,11 @@ impl Runsvdir {
             if m.kind != Kind::Dir {
                 continue;
             }
-            if let Some(idx) = self.services.iter().position(|s| s.dev == m.dev && s.ino == m.ino) {
+            if let Some(idx) = self
+                .services
+                .iter()
+                .position(|s| s.dev == m.dev && s.ino == m.ino)
+            {
                 let due = self.services.get_mut(idx).is_some_and(|s| {
                     s.present = true;
                     s.pid.is_none() && now >= s.started_ms.saturating_add(RESTART_MS)
@@ -400,10 +453,19 @@ impl Runsvdir {
                 continue;
             }
             if self.services.len() >= MAX_SERVICES {
-                self.warn(&[b"unable to start runsv ", name, b": too many services."], None);
+                self.warn(
+                    &[b"unable to start runsv ", name, b": too many services."],
+                    None,
+                );
                 continue;
             }
-            self.services.push(Service { dev: m.dev, ino: m.ino, pid: None, started_ms: now, present: true });
+            self.services.push(Service {
+                dev: m.dev,
+                ino: m.ino,
+                pid: None,
+                started_ms: now,
+                present: true,
+            });
             self.start(self.services.len() - 1, &cname, now);
         }
         // Gone: TERM its runsv and forget it (it is still reaped).
@@ -418,7 +480,12 @@ impl Runsvdir {
     /// SPEC §5.6: fork and exec `runsv NAME` in the directory.
     fn start(&mut self, idx: usize, name: &CStr, now: u64) {
         let argv = [c"runsv".as_ptr(), name.as_ptr(), core::ptr::null()];
-        let prefix: [&[u8]; 4] = [self.p[0], self.p[1], self.p[2], b"fatal: unable to start runsv "];
+        let prefix: [&[u8]; 4] = [
+            self.p[0],
+            self.p[1],
+            self.p[2],
+            b"fatal: unable to start runsv ",
+        ];
         let plan = SpawnPlan {
             search: &self.runsv,
             setsid: self.new_session,
@@ -429,7 +496,9 @@ impl Runsvdir {
             ..SpawnPlan::new(c"runsv", &argv)
         };
         let result = process::spawn(&plan);
-        let Some(s) = self.services.get_mut(idx) else { return };
+        let Some(s) = self.services.get_mut(idx) else {
+            return;
+        };
         s.started_ms = now;
         match result {
             Ok(pid) => s.pid = Some(pid),
@@ -445,7 +514,10 @@ impl Runsvdir {
 fn absolute(base: &Fd, path: &[u8]) -> CString {
     let mut buf = [0u8; 4096];
     let link = format!("/proc/self/fd/{}", base.raw());
-    let mut full = match CString::new(link).ok().and_then(|l| fs::readlink(&l, &mut buf).ok()) {
+    let mut full = match CString::new(link)
+        .ok()
+        .and_then(|l| fs::readlink(&l, &mut buf).ok())
+    {
         Some(n) => buf.get(..n).unwrap_or(&[]).to_vec(),
         None => b".".to_vec(),
     };

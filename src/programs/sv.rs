@@ -38,25 +38,44 @@ pub fn main(args: Args) -> i32 {
     let argv0 = args.get(0).map_or(&b"sv"[..], CStr::to_bytes);
     let prog = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
     let lsb = prog != b"sv";
-    let codes = if lsb { Codes { usage: 2, fatal: 151 } } else { Codes { usage: 100, fatal: 100 } };
+    let codes = if lsb {
+        Codes {
+            usage: 2,
+            fatal: 151,
+        }
+    } else {
+        Codes {
+            usage: 100,
+            fatal: 100,
+        }
+    };
     let usage = || {
         if lsb {
             line(&[b"usage: ", prog, b" [-w sec] command\n"], None);
         } else {
-            line(&[b"usage: ", prog, b" [-v] [-w sec] command service ...\n"], None);
+            line(
+                &[b"usage: ", prog, b" [-v] [-w sec] command service ...\n"],
+                None,
+            );
         }
         codes.usage
     };
 
-    let svdir = std::env::var_os("SVDIR").map_or_else(|| DEFAULT_SVDIR.as_bytes().to_vec(), |v| {
-        use std::os::unix::ffi::OsStringExt;
-        v.into_vec()
-    });
+    let svdir = std::env::var_os("SVDIR").map_or_else(
+        || DEFAULT_SVDIR.as_bytes().to_vec(),
+        |v| {
+            use std::os::unix::ffi::OsStringExt;
+            v.into_vec()
+        },
+    );
     let mut timeout = std::env::var_os("SVWAIT").map_or(DEFAULT_WAIT, |v| {
         use std::os::unix::ffi::OsStrExt;
         scan_ulong(v.as_bytes())
     });
-    let argv: Vec<&[u8]> = (1..args.len()).filter_map(|i| args.get(i)).map(CStr::to_bytes).collect();
+    let argv: Vec<&[u8]> = (1..args.len())
+        .filter_map(|i| args.get(i))
+        .map(CStr::to_bytes)
+        .collect();
     let mut verbose = false;
     let mut opts = Getopt::new(&argv, b"w:vV");
     for opt in opts.by_ref() {
@@ -78,12 +97,16 @@ pub fn main(args: Args) -> i32 {
         }
     }
     let operands = opts.operands();
-    let Some((&cmd, rest)) = operands.split_first() else { return usage() };
+    let Some((&cmd, rest)) = operands.split_first() else {
+        return usage();
+    };
     let names: Vec<&[u8]> = if lsb { vec![prog] } else { rest.to_vec() };
     if names.is_empty() {
         return usage();
     }
-    let Some(action) = parse_command(cmd, lsb) else { return usage() };
+    let Some(action) = parse_command(cmd, lsb) else {
+        return usage();
+    };
 
     let curdir = match fs::open_cwd() {
         Ok(fd) => fd,
@@ -219,27 +242,51 @@ impl Sv {
             Ok(_) => {}
             Err(Errno(c::ENXIO)) => return Probe::NotRunning,
             Err(e) => {
-                self.fail("warning: ", name, log, "unable to open supervise/ok", Some(e));
+                self.fail(
+                    "warning: ",
+                    name,
+                    log,
+                    "unable to open supervise/ok",
+                    Some(e),
+                );
                 return Probe::Warned;
             }
         }
         let fd = match Fd::open(c"supervise/status", c::O_RDONLY | c::O_NONBLOCK, 0) {
             Ok(fd) => fd,
             Err(e) => {
-                self.fail("warning: ", name, log, "unable to open supervise/status", Some(e));
+                self.fail(
+                    "warning: ",
+                    name,
+                    log,
+                    "unable to open supervise/status",
+                    Some(e),
+                );
                 return Probe::Warned;
             }
         };
         let mut buf = [0u8; STATUS_LEN];
         match fd.read(&mut buf) {
             Err(e) => {
-                self.fail("warning: ", name, log, "unable to read supervise/status", Some(e));
+                self.fail(
+                    "warning: ",
+                    name,
+                    log,
+                    "unable to read supervise/status",
+                    Some(e),
+                );
                 Probe::Warned
             }
             Ok(n) => match Status::decode(buf.get(..n).unwrap_or(&[])) {
                 Some(st) => Probe::Status(st),
                 None => {
-                    self.fail("warning: ", name, log, "unable to read supervise/status: bad format", None);
+                    self.fail(
+                        "warning: ",
+                        name,
+                        log,
+                        "unable to read supervise/status: bad format",
+                        None,
+                    );
                     Probe::Warned
                 }
             },
@@ -263,7 +310,10 @@ impl Sv {
             Err(e) => {
                 self.flush();
                 let suffix: &[u8] = if log { b"/log" } else { b"" };
-                line(&[b"warning: unable to stat ", name, suffix, b"/down"], Some(e));
+                line(
+                    &[b"warning: unable to stat ", name, suffix, b"/down"],
+                    Some(e),
+                );
                 None
             }
         }
@@ -271,7 +321,9 @@ impl Sv {
 
     /// Appends a status part for `st` (checking `down` here) if possible.
     fn push_status(&mut self, label: &[u8], name: &[u8], log: bool, st: &Status, now: u64) -> bool {
-        let Some(down) = self.down_file(name, log) else { return false };
+        let Some(down) = self.down_file(name, log) else {
+            return false;
+        };
         status_part(&mut self.out, label, st, now, down);
         true
     }
@@ -280,7 +332,13 @@ impl Sv {
     /// if the service takes part in the waiting phase.
     fn send(&mut self, name: &[u8]) -> Result<bool, i32> {
         if let Err(e) = self.enter(name, false) {
-            self.fail("fail: ", name, false, "unable to change to service directory", Some(e));
+            self.fail(
+                "fail: ",
+                name,
+                false,
+                "unable to change to service directory",
+                Some(e),
+            );
             self.flush();
             return Ok(false);
         }
@@ -322,18 +380,36 @@ impl Sv {
                 return false;
             }
             Err(e) => {
-                self.fail("warning: ", name, false, "unable to open supervise/control", Some(e));
+                self.fail(
+                    "warning: ",
+                    name,
+                    false,
+                    "unable to open supervise/control",
+                    Some(e),
+                );
                 return false;
             }
         };
         match fd.write(bytes) {
             Ok(n) if n == bytes.len() => true,
             Ok(_) => {
-                self.fail("warning: ", name, false, "unable to write to supervise/control", Some(Errno::last()));
+                self.fail(
+                    "warning: ",
+                    name,
+                    false,
+                    "unable to write to supervise/control",
+                    Some(Errno::last()),
+                );
                 false
             }
             Err(e) => {
-                self.fail("warning: ", name, false, "unable to write to supervise/control", Some(e));
+                self.fail(
+                    "warning: ",
+                    name,
+                    false,
+                    "unable to write to supervise/control",
+                    Some(e),
+                );
                 false
             }
         }
@@ -351,7 +427,13 @@ impl Sv {
             Err(Errno(c::ENOENT)) => self.out.push(b'\n'),
             Err(e) => {
                 self.out.extend_from_slice(b"; ");
-                self.fail("warning: ", name, true, "unable to change directory", Some(e));
+                self.fail(
+                    "warning: ",
+                    name,
+                    true,
+                    "unable to change directory",
+                    Some(e),
+                );
             }
             Ok(()) => {
                 self.out.extend_from_slice(b"; ");
@@ -381,7 +463,11 @@ impl Sv {
         loop {
             let round = clock::mono_ms();
             // runit's first round is at "now = start": it never times out.
-            let elapsed = if first { 0 } else { round.saturating_sub(self.t0_mono) };
+            let elapsed = if first {
+                0
+            } else {
+                round.saturating_sub(self.t0_mono)
+            };
             first = false;
             let now = clock::now_tai64n().secs;
             for (i, name) in names.iter().enumerate() {
@@ -390,14 +476,22 @@ impl Sv {
                 }
                 let finished = match self.enter(name, true) {
                     Err(e) => {
-                        self.fail("fail: ", name, false, "unable to change to service directory", Some(e));
+                        self.fail(
+                            "fail: ",
+                            name,
+                            false,
+                            "unable to change to service directory",
+                            Some(e),
+                        );
                         true
                     }
                     Ok(()) => {
                         if let (Some(ino), Some(w)) = (&ino, watched.get_mut(i)) {
                             if !*w {
                                 // Watch first, then look: no change is missed.
-                                *w = ino.watch(c"supervise", inotify::MOVED_TO | inotify::CLOSE_WRITE).is_ok();
+                                *w = ino
+                                    .watch(c"supervise", inotify::MOVED_TO | inotify::CLOSE_WRITE)
+                                    .is_ok();
                             }
                         }
                         let f = self.check_one(name, now, elapsed);
@@ -426,7 +520,10 @@ impl Sv {
                 if now_ms >= deadline {
                     break;
                 }
-                let mut watches = [Watch { fd: ino.as_ref().map_or(-1, Inotify::fd), ready: false }];
+                let mut watches = [Watch {
+                    fd: ino.as_ref().map_or(-1, Inotify::fd),
+                    ready: false,
+                }];
                 let _ = event::wait(&mut watches, Some(deadline - now_ms));
                 let relevant = ino.as_ref().is_some_and(|ino| {
                     ino.drain(|mask, name| {
@@ -455,9 +552,16 @@ impl Sv {
             Probe::Warned => return true,
             Probe::Status(st) => st,
         };
-        let seen = Seen { st: &st, t0: self.t0_tai };
+        let seen = Seen {
+            st: &st,
+            t0: self.t0_tai,
+        };
         let mut check = || run_check(name);
-        let met = self.action.conds.iter().all(|&ch| condition(ch, &seen, &mut check));
+        let met = self
+            .action
+            .conds
+            .iter()
+            .all(|&ch| condition(ch, &seen, &mut check));
         if met {
             self.out.extend_from_slice(b"ok: ");
             self.push_status(name, name, false, &st, now);
@@ -467,7 +571,11 @@ impl Sv {
         if elapsed_ms <= self.timeout_ms {
             return false;
         }
-        self.out.extend_from_slice(if self.action.kill { b"kill: " } else { b"timeout: " });
+        self.out.extend_from_slice(if self.action.kill {
+            b"kill: "
+        } else {
+            b"timeout: "
+        });
         self.push_status(name, name, false, &st, now);
         self.out.push(b'\n');
         self.failures += 1;
@@ -512,7 +620,10 @@ fn run_check(name: &[u8]) -> bool {
         // runit takes the exit-code byte: a check killed by a signal passes.
         Ok(ws) => (ws >> 8) & 0xff == 0,
         Err(e) => {
-            line(&[b"warning: unable to wait for child ", name, b"/check"], Some(e));
+            line(
+                &[b"warning: unable to wait for child ", name, b"/check"],
+                Some(e),
+            );
             false
         }
     }

@@ -55,11 +55,27 @@ pub fn main(args: Args) -> i32 {
     let argv0 = args.get(0).map_or(&b"svlogd"[..], CStr::to_bytes);
     let prog = argv0.rsplit(|&b| b == b'/').next().unwrap_or(argv0);
     let usage = || {
-        line(&[b"usage: ", argv0, b" [-ttv] [-r c] [-R abc] [-l len] [-b buflen] dir ...\n"], None);
+        line(
+            &[
+                b"usage: ",
+                argv0,
+                b" [-ttv] [-r c] [-R abc] [-l len] [-b buflen] dir ...\n",
+            ],
+            None,
+        );
         EXIT_FATAL
     };
-    let argv: Vec<&'static [u8]> = (1..args.len()).filter_map(|i| args.get(i)).map(CStr::to_bytes).collect();
-    let mut o = Options { stamp: 0, repl: None, extra: Vec::new(), len: 1000, verbose: false };
+    let argv: Vec<&'static [u8]> = (1..args.len())
+        .filter_map(|i| args.get(i))
+        .map(CStr::to_bytes)
+        .collect();
+    let mut o = Options {
+        stamp: 0,
+        repl: None,
+        extra: Vec::new(),
+        len: 1000,
+        verbose: false,
+    };
     let mut buflen = 1024usize;
     let mut g = Getopt::new(&argv, b"R:r:l:b:tvV");
     for opt in g.by_ref() {
@@ -106,7 +122,10 @@ pub fn main(args: Args) -> i32 {
     let start = match fs::open_cwd() {
         Ok(fd) => fd,
         Err(e) => {
-            line(&[b"svlogd: fatal: unable to open current working directory"], Some(e));
+            line(
+                &[b"svlogd: fatal: unable to open current working directory"],
+                Some(e),
+            );
             return EXIT_FATAL;
         }
     };
@@ -213,7 +232,10 @@ fn fresh_name(suffix: u8) -> Vec<u8> {
 impl Svlogd {
     /// Enters a directory (its fd); false if it has none.
     fn enter(&self, i: usize) -> bool {
-        self.dirs.get(i).and_then(|d| d.fd.as_ref()).is_some_and(|f| fs::fchdir(f).is_ok())
+        self.dirs
+            .get(i)
+            .and_then(|d| d.fd.as_ref())
+            .is_some_and(|f| fs::fchdir(f).is_ok())
     }
 
     fn leave(&self) {
@@ -234,7 +256,9 @@ impl Svlogd {
     fn open_dir(&mut self, i: usize) {
         let verbose = self.o.verbose;
         self.leave();
-        let Some(d) = self.dirs.get_mut(i) else { return };
+        let Some(d) = self.dirs.get_mut(i) else {
+            return;
+        };
         let name = d.name.clone();
         // Without O_DIRECTORY: a plain file fails at the fchdir, as in runit.
         let dfd = match Fd::open(&cstr(&name), c::O_RDONLY, 0) {
@@ -246,7 +270,9 @@ impl Svlogd {
             info(verbose, &[b"close: "]);
             return warn(&[b"unable to change directory: ", &name], Some(e));
         }
-        let l = match lock::open_lockfile(c"lock").and_then(|l| lock::lock_exclusive_nb(&l).map(|()| l)) {
+        let l = match lock::open_lockfile(c"lock")
+            .and_then(|l| lock::lock_exclusive_nb(&l).map(|()| l))
+        {
             Ok(l) => l,
             Err(e) => {
                 info(verbose, &[b"close: "]);
@@ -260,8 +286,12 @@ impl Svlogd {
                 let (cfg, warnings) = parse_config(&text);
                 for w in warnings {
                     match w {
-                        ConfigWarning::Address(rest) => warn(&[b"unable to scan ip address: ", &rest], None),
-                        ConfigWarning::Port(rest) => warn(&[b"unable to scan port number: ", &rest], None),
+                        ConfigWarning::Address(rest) => {
+                            warn(&[b"unable to scan ip address: ", &rest], None)
+                        }
+                        ConfigWarning::Port(rest) => {
+                            warn(&[b"unable to scan port number: ", &rest], None)
+                        }
                     }
                 }
                 d.cfg = cfg;
@@ -269,11 +299,14 @@ impl Svlogd {
             Err(Errno(c::ENOENT)) => {}
             Err(e) => warn(&[b"unable to read config: ", &name], Some(e)),
         }
-        d.deadline = (d.cfg.time > 0).then(|| clock::mono_ms().saturating_add(d.cfg.time.saturating_mul(1000)));
+        d.deadline = (d.cfg.time > 0)
+            .then(|| clock::mono_ms().saturating_add(d.cfg.time.saturating_mul(1000)));
         let mut fresh = true;
         match fs::stat(c"current") {
             Ok(m) => {
-                let size = Fd::open(c"current", c::O_RDONLY, 0).and_then(|f| f.size()).unwrap_or(0);
+                let size = Fd::open(c"current", c::O_RDONLY, 0)
+                    .and_then(|f| f.size())
+                    .unwrap_or(0);
                 if size > 0 && m.mode & 0o100 == 0 {
                     let u = fresh_name(b'u');
                     while let Err(e) = fs::rename(c"current", &cstr(&u)) {
@@ -282,7 +315,9 @@ impl Svlogd {
                     d.fd = Some(dfd);
                     d.lock = Some(l);
                     prune(d, Some(&u), verbose);
-                    let (Some(dfd), Some(l)) = (d.fd.take(), d.lock.take()) else { return };
+                    let (Some(dfd), Some(l)) = (d.fd.take(), d.lock.take()) else {
+                        return;
+                    };
                     return self.finish_open(i, dfd, l, true);
                 }
                 fresh = false;
@@ -295,17 +330,30 @@ impl Svlogd {
 
     fn finish_open(&mut self, i: usize, dfd: Fd, l: Fd, fresh: bool) {
         let verbose = self.o.verbose;
-        let Some(d) = self.dirs.get_mut(i) else { return };
+        let Some(d) = self.dirs.get_mut(i) else {
+            return;
+        };
         let name = d.name.clone();
         let cur = loop {
-            match Fd::open(c"current", c::O_WRONLY | c::O_APPEND | c::O_CREAT | c::O_NONBLOCK, 0o644) {
+            match Fd::open(
+                c"current",
+                c::O_WRONLY | c::O_APPEND | c::O_CREAT | c::O_NONBLOCK,
+                0o644,
+            ) {
                 Ok(f) => break f,
                 Err(e) => pause(&[b"unable to open current: ", &name], Some(e)),
             }
         };
         let _ = creds::chmod(c"current", 0o644);
         d.size = cur.size().unwrap_or(0);
-        info(verbose, &[if fresh { &b"new: "[..] } else { b"append: " }, &name, b"/current"]);
+        info(
+            verbose,
+            &[
+                if fresh { &b"new: "[..] } else { b"append: " },
+                &name,
+                b"/current",
+            ],
+        );
         d.current = Some(cur);
         d.fd = Some(dfd);
         d.lock = Some(l);
@@ -325,7 +373,10 @@ impl Svlogd {
                 .filter_map(|d| d.deadline)
                 .min()
                 .map_or(MAX_WAIT_MS, |t| t.saturating_sub(now).min(MAX_WAIT_MS));
-            let mut w = [Watch { fd: 0, ready: false }];
+            let mut w = [Watch {
+                fd: 0,
+                ready: false,
+            }];
             let _ = self.selfpipe.wait(&mut w, Some(timeout));
             let (mut term, mut hup, mut alrm, mut chld) = (false, false, false, false);
             self.selfpipe.drain(|sig| match sig {
@@ -459,7 +510,11 @@ impl Svlogd {
             if !d.usable() {
                 continue;
             }
-            let (log, err) = if d.cfg.patterns.is_empty() { (b'+', b'E') } else { select(&d.cfg.patterns, shown) };
+            let (log, err) = if d.cfg.patterns.is_empty() {
+                (b'+', b'E')
+            } else {
+                select(&d.cfg.patterns, shown)
+            };
             if err == b'e' {
                 let _ = fd::write_raw(2, &[ts, &d.cfg.prefix, shown, dots, b"\n"].concat());
             }
@@ -471,17 +526,30 @@ impl Svlogd {
                 let sent = runit_sys::net::send_udp(u.addr, u.port, &datagram);
                 let prefix = d.cfg.prefix.clone();
                 match sent {
-                    Err(UdpError::Socket(_)) => {
-                        self.emit(i, &[b"warning: no udp socket available: ", ts, &prefix, shown, b"\n"])
+                    Err(UdpError::Socket(_)) => self.emit(
+                        i,
+                        &[
+                            b"warning: no udp socket available: ",
+                            ts,
+                            &prefix,
+                            shown,
+                            b"\n",
+                        ],
+                    ),
+                    Err(UdpError::Send) => {
+                        self.emit(i, &[b"warning: failure sending through udp: ", &datagram])
                     }
-                    Err(UdpError::Send) => self.emit(i, &[b"warning: failure sending through udp: ", &datagram]),
                     Ok(()) => {}
                 }
             }
             let Some(d) = self.dirs.get(i) else { continue };
             if !d.cfg.udp_only {
                 // Borrowed out and back: emit needs the whole of self.
-                let prefix = self.dirs.get_mut(i).map(|d| core::mem::take(&mut d.cfg.prefix)).unwrap_or_default();
+                let prefix = self
+                    .dirs
+                    .get_mut(i)
+                    .map(|d| core::mem::take(&mut d.cfg.prefix))
+                    .unwrap_or_default();
                 self.emit(i, &[ts, &prefix, shown, beyond, b"\n"]);
                 if let Some(d) = self.dirs.get_mut(i) {
                     d.cfg.prefix = prefix;
@@ -516,7 +584,9 @@ impl Svlogd {
     fn emit_record(&mut self, i: usize, mut r: &[u8]) {
         let len = self.o.len as u64;
         while !r.is_empty() {
-            let Some(d) = self.dirs.get_mut(i) else { return };
+            let Some(d) = self.dirs.get_mut(i) else {
+                return;
+            };
             let s = d.cfg.size;
             let vsize = d.size + d.pending.len() as u64;
             if s > 0 && vsize >= s {
@@ -524,7 +594,11 @@ impl Svlogd {
                 self.leave();
                 continue;
             }
-            let room = if s > 0 { usize::try_from(s - vsize).unwrap_or(usize::MAX) } else { usize::MAX };
+            let room = if s > 0 {
+                usize::try_from(s - vsize).unwrap_or(usize::MAX)
+            } else {
+                usize::MAX
+            };
             let take = r.len().min(room);
             let (piece, after) = r.split_at(take);
             d.pending.extend_from_slice(piece);
@@ -548,7 +622,9 @@ impl Svlogd {
     /// Writes a directory's pending bytes, never losing them (SPEC §8.10).
     fn flush(&mut self, i: usize) {
         loop {
-            let Some(d) = self.dirs.get_mut(i) else { return };
+            let Some(d) = self.dirs.get_mut(i) else {
+                return;
+            };
             if d.pending.is_empty() {
                 return;
             }
@@ -563,7 +639,10 @@ impl Svlogd {
                     let freed = self.enter(i) && self.delete_for_space(i);
                     self.leave();
                     if !freed {
-                        pause(&[b"unable to write to current: ", &name], Some(Errno(c::ENOSPC)));
+                        pause(
+                            &[b"unable to write to current: ", &name],
+                            Some(Errno(c::ENOSPC)),
+                        );
                     }
                 }
                 Err(e) => {
@@ -576,14 +655,26 @@ impl Svlogd {
 
     /// Disk full with N < n: delete the oldest `@` file if more than N.
     fn delete_for_space(&mut self, i: usize) -> bool {
-        let Some(d) = self.dirs.get(i) else { return false };
-        let Ok(names) = fs::list_dir(c".") else { return false };
-        let olds: Vec<&Vec<u8>> = names.iter().filter(|n| n.first() == Some(&b'@') && n.len() == 27).collect();
+        let Some(d) = self.dirs.get(i) else {
+            return false;
+        };
+        let Ok(names) = fs::list_dir(c".") else {
+            return false;
+        };
+        let olds: Vec<&Vec<u8>> = names
+            .iter()
+            .filter(|n| n.first() == Some(&b'@') && n.len() == 27)
+            .collect();
         if olds.len() as u64 <= d.cfg.min {
             return false;
         }
-        let Some(oldest) = olds.iter().min() else { return false };
-        warn(&[b"out of disk space, delete: ", &d.name, b"/", oldest], None);
+        let Some(oldest) = olds.iter().min() else {
+            return false;
+        };
+        warn(
+            &[b"out of disk space, delete: ", &d.name, b"/", oldest],
+            None,
+        );
         fs::unlink(&cstr(oldest)).is_ok()
     }
 
@@ -591,7 +682,9 @@ impl Svlogd {
     fn rotate_expired(&mut self) {
         let now = clock::mono_ms();
         for i in 0..self.dirs.len() {
-            let Some(d) = self.dirs.get_mut(i) else { continue };
+            let Some(d) = self.dirs.get_mut(i) else {
+                continue;
+            };
             if !d.usable() || d.deadline.is_none_or(|t| now < t) {
                 continue;
             }
@@ -613,9 +706,15 @@ impl Svlogd {
         }
         self.wait_processor(i);
         let _ = self.enter(i);
-        let Some(d) = self.dirs.get_mut(i) else { return };
+        let Some(d) = self.dirs.get_mut(i) else {
+            return;
+        };
         let name = d.name.clone();
-        let suffix = if d.cfg.processor.is_some() { b'u' } else { b's' };
+        let suffix = if d.cfg.processor.is_some() {
+            b'u'
+        } else {
+            b's'
+        };
         let new = fresh_name(suffix);
         if let Some(cur) = d.current.take() {
             while let Err(e) = cur.sync() {
@@ -631,9 +730,23 @@ impl Svlogd {
         }
         let mut size = [0u8; 24];
         let size_len = fmt_i64(i64::try_from(d.size).unwrap_or(i64::MAX), &mut size);
-        info(verbose, &[b"rename: ", &name, b"/current ", &new, b" ", size.get(..size_len).unwrap_or(&[])]);
+        info(
+            verbose,
+            &[
+                b"rename: ",
+                &name,
+                b"/current ",
+                &new,
+                b" ",
+                size.get(..size_len).unwrap_or(&[]),
+            ],
+        );
         let cur = loop {
-            match Fd::open(c"current", c::O_WRONLY | c::O_APPEND | c::O_CREAT | c::O_TRUNC | c::O_NONBLOCK, 0o644) {
+            match Fd::open(
+                c"current",
+                c::O_WRONLY | c::O_APPEND | c::O_CREAT | c::O_TRUNC | c::O_NONBLOCK,
+                0o644,
+            ) {
                 Ok(f) => break f,
                 Err(e) => pause(&[b"unable to create new current: ", &name], Some(e)),
             }
@@ -651,8 +764,12 @@ impl Svlogd {
     /// Starts `/bin/sh -c CMD` on `@X.u` (SPEC §8.8); we are in the directory.
     fn start_processor(&mut self, i: usize, stem: Vec<u8>) {
         let verbose = self.o.verbose;
-        let Some(d) = self.dirs.get_mut(i) else { return };
-        let Some(cmd) = d.cfg.processor.clone() else { return };
+        let Some(d) = self.dirs.get_mut(i) else {
+            return;
+        };
+        let Some(cmd) = d.cfg.processor.clone() else {
+            return;
+        };
         if d.processor.is_some() {
             return warn(&[b"processor already running: ", &d.name], None);
         }
@@ -662,7 +779,12 @@ impl Svlogd {
         let input = cstr(&[&stem[..], b".u"].concat());
         let output = cstr(&[&stem[..], b".t"].concat());
         let ccmd = cstr(&cmd);
-        let argv = [c"/bin/sh".as_ptr(), c"-c".as_ptr(), ccmd.as_ptr(), core::ptr::null()];
+        let argv = [
+            c"/bin/sh".as_ptr(),
+            c"-c".as_ptr(),
+            ccmd.as_ptr(),
+            core::ptr::null(),
+        ];
         let prefix: [&[u8]; 1] = [b"svlogd: fatal: "];
         let name = d.name.clone();
         let msgs = [
@@ -676,12 +798,29 @@ impl Svlogd {
         let [m_in, m_out, m_state, m_new, m_dup, m_run] = &msgs;
         let files = [
             (0, input.as_c_str(), c::O_RDONLY, 0, &m_in[..]),
-            (1, output.as_c_str(), c::O_WRONLY | c::O_CREAT | c::O_TRUNC, 0o644, &m_out[..]),
+            (
+                1,
+                output.as_c_str(),
+                c::O_WRONLY | c::O_CREAT | c::O_TRUNC,
+                0o644,
+                &m_out[..],
+            ),
             (4, c"state", c::O_RDONLY, 0, &m_state[..]),
-            (5, c"newstate", c::O_WRONLY | c::O_CREAT | c::O_TRUNC, 0o644, &m_new[..]),
+            (
+                5,
+                c"newstate",
+                c::O_WRONLY | c::O_CREAT | c::O_TRUNC,
+                0o644,
+                &m_new[..],
+            ),
         ];
         let announce: Vec<&[u8]> = if verbose {
-            vec![b"svlogd: info: processing: ", &name, b"/", &input.as_bytes()]
+            vec![
+                b"svlogd: info: processing: ",
+                &name,
+                b"/",
+                &input.as_bytes(),
+            ]
         } else {
             Vec::new()
         };
@@ -726,7 +865,11 @@ impl Svlogd {
 
     fn reap_processors(&mut self) {
         while let Some((pid, ws)) = process::reap_one() {
-            if let Some(i) = self.dirs.iter().position(|d| d.processor.as_ref().is_some_and(|p| p.0 == pid)) {
+            if let Some(i) = self
+                .dirs
+                .iter()
+                .position(|d| d.processor.as_ref().is_some_and(|p| p.0 == pid))
+            {
                 self.processor_done(i, ws);
             }
         }
@@ -737,8 +880,12 @@ impl Svlogd {
     fn processor_done(&mut self, i: usize, ws: i32) {
         let verbose = self.o.verbose;
         let _ = self.enter(i);
-        let Some(d) = self.dirs.get_mut(i) else { return };
-        let Some((_, stem)) = d.processor.take() else { return };
+        let Some(d) = self.dirs.get_mut(i) else {
+            return;
+        };
+        let Some((_, stem)) = d.processor.take() else {
+            return;
+        };
         let name = d.name.clone();
         let file = |suffix: &[u8]| cstr(&[&stem[..], suffix].concat());
         // Only the exit code counts: killed by a signal is success (runit).
@@ -754,12 +901,18 @@ impl Svlogd {
             pause(&[b"unable to set mode of processed: ", &name], Some(e));
         }
         if fs::unlink(&file(b".u")).is_err() {
-            warn(&[b"unable to unlink: ", &name, b"/", file(b".u").as_bytes()], None);
+            warn(
+                &[b"unable to unlink: ", &name, b"/", file(b".u").as_bytes()],
+                None,
+            );
         }
         while let Err(e) = fs::rename(c"newstate", c"state") {
             pause(&[b"unable to rename state: ", &name], Some(e));
         }
-        info(verbose, &[b"processed: ", &name, b"/", file(b".s").as_bytes()]);
+        info(
+            verbose,
+            &[b"processed: ", &name, b"/", file(b".s").as_bytes()],
+        );
     }
 
     /// Flush, fsync, mode 0744 on `current`, release the lock. At exit a
@@ -775,7 +928,9 @@ impl Svlogd {
                 continue;
             }
             let v = self.o.verbose;
-            let Some(d) = self.dirs.get_mut(i) else { continue };
+            let Some(d) = self.dirs.get_mut(i) else {
+                continue;
+            };
             if let Some(cur) = d.current.take() {
                 let _ = cur.sync();
                 drop(cur);
@@ -802,7 +957,10 @@ fn prune(d: &Dir, keep: Option<&[u8]>, verbose: bool) {
     };
     let mut count = 0u64;
     let mut oldest: Option<&Vec<u8>> = None;
-    for n in names.iter().filter(|n| n.first() == Some(&b'@') && n.len() == 27) {
+    for n in names
+        .iter()
+        .filter(|n| n.first() == Some(&b'@') && n.len() == 27)
+    {
         if n.last() == Some(&b't') {
             if let Err(e) = fs::unlink(&cstr(n)) {
                 warn(&[b"unable to unlink processor leftover: ", n], Some(e));

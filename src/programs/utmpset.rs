@@ -23,7 +23,10 @@ pub fn main(args: Args) -> i32 {
         line(&[b"usage: ", argv0, b" [-w] line\n"], None);
         EXIT_USAGE
     };
-    let argv: Vec<&[u8]> = (1..args.len()).filter_map(|i| args.get(i)).map(CStr::to_bytes).collect();
+    let argv: Vec<&[u8]> = (1..args.len())
+        .filter_map(|i| args.get(i))
+        .map(CStr::to_bytes)
+        .collect();
     let mut wtmp = false;
     let mut g = Getopt::new(&argv, b"wV");
     for opt in g.by_ref() {
@@ -40,9 +43,14 @@ pub fn main(args: Args) -> i32 {
             }
         }
     }
-    let Some(&tty) = g.operands().first() else { return usage() };
+    let Some(&tty) = g.operands().first() else {
+        return usage();
+    };
     if tty.len() > LINE_LEN {
-        return fatal(&[b"unable to logout line ", tty, b" in utmp: name too long"], None);
+        return fatal(
+            &[b"unable to logout line ", tty, b" in utmp: name too long"],
+            None,
+        );
     }
     let secs = now();
     if let Err(code) = logout_utmp(tty, secs) {
@@ -68,8 +76,10 @@ fn now() -> i32 {
 }
 
 fn logout_utmp(tty: &[u8], secs: i32) -> Result<(), i32> {
-    let f = Fd::open(UTMP, c::O_RDWR, 0).map_err(|e| fatal(&[b"unable to open ", UTMP.to_bytes()], Some(e)))?;
-    lock::lock_exclusive(&f).map_err(|e| fatal(&[b"unable to lock: ", UTMP.to_bytes()], Some(e)))?;
+    let f = Fd::open(UTMP, c::O_RDWR, 0)
+        .map_err(|e| fatal(&[b"unable to open ", UTMP.to_bytes()], Some(e)))?;
+    lock::lock_exclusive(&f)
+        .map_err(|e| fatal(&[b"unable to lock: ", UTMP.to_bytes()], Some(e)))?;
     let mut rec = [0u8; RECORD_LEN];
     let mut off = 0u64;
     loop {
@@ -86,7 +96,14 @@ fn logout_utmp(tty: &[u8], secs: i32) -> Result<(), i32> {
         }
         off += RECORD_LEN as u64;
     }
-    line(&[b"utmpset: warning: unable to logout line ", tty, b" in utmp: no such entry"], None);
+    line(
+        &[
+            b"utmpset: warning: unable to logout line ",
+            tty,
+            b" in utmp: no such entry",
+        ],
+        None,
+    );
     Err(EXIT_FATAL)
 }
 
@@ -102,6 +119,13 @@ fn append_wtmp(tty: &[u8], secs: i32) -> Result<(), i32> {
         Err(e) => e,
     };
     let _ = f.truncate(size);
-    line(&[b"utmpset: warning: unable to logout line ", tty, b" in wtmp"], Some(err));
+    line(
+        &[
+            b"utmpset: warning: unable to logout line ",
+            tty,
+            b" in wtmp",
+        ],
+        Some(err),
+    );
     Err(EXIT_FATAL)
 }

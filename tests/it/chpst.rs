@@ -15,7 +15,12 @@
 //! replaced inside a private mount namespace (`unshare -m`) by files in the
 //! test's temp dir, so the host's files are never touched.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use crate::sandbox::*;
 use std::fs;
@@ -60,7 +65,13 @@ fn is_root() -> bool {
 fn norm(s: &str) -> String {
     s.replace(" [-C pwd]", "")
         .lines()
-        .map(|l| if l.starts_with("$Id: ") && l.ends_with(" $") { "$Id: (masked) $" } else { l })
+        .map(|l| {
+            if l.starts_with("$Id: ") && l.ends_with(" $") {
+                "$Id: (masked) $"
+            } else {
+                l
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
         + if s.ends_with('\n') { "\n" } else { "" }
@@ -81,7 +92,11 @@ fn same(cwd: &Path, argv0: &str, args: &[&str], env: &[(&str, &str)]) -> Res {
     let o = run_as(&ours("chpst"), argv0, cwd, args, env);
     if let Some(r) = ref_runit("chpst") {
         let t = run_as(&r, argv0, cwd, args, env);
-        assert_eq!(norm_res(&o), norm_res(&t), "`{argv0} {args:?}`: ours (left) vs reference 2.1.2 (right)");
+        assert_eq!(
+            norm_res(&o),
+            norm_res(&t),
+            "`{argv0} {args:?}`: ours (left) vs reference 2.1.2 (right)"
+        );
     }
     o
 }
@@ -89,9 +104,18 @@ fn same(cwd: &Path, argv0: &str, args: &[&str], env: &[(&str, &str)]) -> Res {
 /// The same, comparing stdout as a set of NUL-separated entries (for
 /// `env -0`: the order of environment entries is not part of the
 /// interface and differs between the two).
-fn same_env(cwd: &Path, argv0: &str, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, Vec<String>, String) {
+fn same_env(
+    cwd: &Path,
+    argv0: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Option<i32>, Vec<String>, String) {
     let entries = |s: &str| {
-        let mut v: Vec<String> = s.split('\0').filter(|e| !e.is_empty()).map(str::to_owned).collect();
+        let mut v: Vec<String> = s
+            .split('\0')
+            .filter(|e| !e.is_empty())
+            .map(str::to_owned)
+            .collect();
         v.sort();
         v
     };
@@ -100,7 +124,10 @@ fn same_env(cwd: &Path, argv0: &str, args: &[&str], env: &[(&str, &str)]) -> (Op
     if let Some(r) = ref_runit("chpst") {
         let t = run_as(&r, argv0, cwd, args, env);
         let t = (t.0, entries(&t.1), t.2);
-        assert_eq!(o, t, "`{argv0} {args:?}`: ours (left) vs reference 2.1.2 (right)");
+        assert_eq!(
+            o, t,
+            "`{argv0} {args:?}`: ours (left) vs reference 2.1.2 (right)"
+        );
     }
     o
 }
@@ -141,7 +168,10 @@ fn with<'a>(pre: &[&'a str], post: &[&'a str]) -> Vec<&'a str> {
 fn chpst_without_program_prints_the_2_3_0_usage_and_exits_100() {
     let sb = Sandbox::new();
     let (code, out, err) = same(sb.path(), "chpst", &[], &[]);
-    assert_eq!((code, out.as_str(), err.as_str()), (Some(100), "", CHPST_USAGE_230));
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (Some(100), "", CHPST_USAGE_230)
+    );
     // Options but no program: the same.
     let (code, _, err) = same(sb.path(), "chpst", &["-P", "-n", "1"], &[]);
     assert_eq!((code, err.as_str()), (Some(100), CHPST_USAGE_230));
@@ -156,7 +186,10 @@ fn chpst_version_prints_the_id_line_then_usage() {
     assert_eq!(err, format!("{CHPST_ID_230}{CHPST_USAGE_230}"));
     // -V wins even with a program given.
     let (code, _, err) = same(sb.path(), "chpst", &["-V", "true"], &[]);
-    assert_eq!((code, err), (Some(100), format!("{CHPST_ID_230}{CHPST_USAGE_230}")));
+    assert_eq!(
+        (code, err),
+        (Some(100), format!("{CHPST_ID_230}{CHPST_USAGE_230}"))
+    );
 }
 
 #[test]
@@ -178,7 +211,11 @@ fn chpst_bad_numbers_and_two_locks_are_usage_errors() {
         &["-l", "a", "-l", "a", "true"],
     ] {
         let (code, out, err) = same(sb.path(), "chpst", args, &[]);
-        assert_eq!((code, out.as_str(), err.as_str()), (Some(100), "", CHPST_USAGE_230), "{args:?}");
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (Some(100), "", CHPST_USAGE_230),
+            "{args:?}"
+        );
     }
     // Nothing was run: no lock file was created before the usage error.
     assert!(!sb.path().join("a").exists());
@@ -193,10 +230,19 @@ fn empty_numbers_count_as_0() {
     let base = String::from_utf8(run(sb.path(), Path::new("/usr/bin/nice"), &[]).stdout).unwrap();
     for inc in ["", "-", "+"] {
         let (code, out, err) = same(sb.path(), "chpst", &["-n", inc, "nice"], &[]);
-        assert_eq!((code, out.as_str(), err.as_str()), (Some(0), base.as_str(), ""), "-n {inc:?}");
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (Some(0), base.as_str(), ""),
+            "-n {inc:?}"
+        );
     }
     for argv0 in ["chpst", "softlimit"] {
-        let (code, out, err) = same(sb.path(), argv0, &["-p", "", "cat", "/proc/self/limits"], &[]);
+        let (code, out, err) = same(
+            sb.path(),
+            argv0,
+            &["-p", "", "cat", "/proc/self/limits"],
+            &[],
+        );
         assert_eq!((code, err.as_str()), (Some(0), ""), "{argv0} -p ''");
         assert_eq!(limit_of(&out, "Max processes").0, "0", "{argv0} -p ''");
     }
@@ -206,9 +252,21 @@ fn empty_numbers_count_as_0() {
 fn chpst_unknown_option_and_missing_argument_use_getopt_messages() {
     let sb = Sandbox::new();
     let (code, _, err) = same(sb.path(), "chpst", &["-Z", "true"], &[]);
-    assert_eq!((code, err), (Some(100), format!("chpst: illegal option -- Z\n{CHPST_USAGE_230}")));
+    assert_eq!(
+        (code, err),
+        (
+            Some(100),
+            format!("chpst: illegal option -- Z\n{CHPST_USAGE_230}")
+        )
+    );
     let (code, _, err) = same(sb.path(), "chpst", &["-u"], &[]);
-    assert_eq!((code, err), (Some(100), format!("chpst: option requires an argument -- u\n{CHPST_USAGE_230}")));
+    assert_eq!(
+        (code, err),
+        (
+            Some(100),
+            format!("chpst: option requires an argument -- u\n{CHPST_USAGE_230}")
+        )
+    );
 }
 
 #[test]
@@ -218,17 +276,30 @@ fn getopt_diagnostic_names_the_basename_and_usage_the_stripped_name() {
     // (SPEC §2.4; the reference prints `dchpst: illegal option -- Z`).
     let sb = Sandbox::new();
     let cases: &[(&str, &[&str], String)] = &[
-        ("/some/where/dchpst", &["-Z"], format!("dchpst: illegal option -- Z\n{CHPST_USAGE_230}")),
+        (
+            "/some/where/dchpst",
+            &["-Z"],
+            format!("dchpst: illegal option -- Z\n{CHPST_USAGE_230}"),
+        ),
         (
             "dsetlock",
             &["-z", "f", "true"],
-            "dsetlock: illegal option -- z\nusage: setlock [ -nNxX ] file program [ arg ... ]\n\n".to_owned(),
+            "dsetlock: illegal option -- z\nusage: setlock [ -nNxX ] file program [ arg ... ]\n\n"
+                .to_owned(),
         ),
-        ("dsoftlimit", &["-Z", "1", "true"], format!("dsoftlimit: illegal option -- Z\n{SOFTLIMIT_USAGE}")),
+        (
+            "dsoftlimit",
+            &["-Z", "1", "true"],
+            format!("dsoftlimit: illegal option -- Z\n{SOFTLIMIT_USAGE}"),
+        ),
     ];
     for (argv0, args, want) in cases {
         let (code, out, err) = same(sb.path(), argv0, args, &[]);
-        assert_eq!((code, out.as_str(), err.as_str()), (Some(100), "", want.as_str()), "{argv0} {args:?}");
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (Some(100), "", want.as_str()),
+            "{argv0} {args:?}"
+        );
     }
 }
 
@@ -237,30 +308,66 @@ fn personality_usage_texts_exit_100() {
     let sb = Sandbox::new();
     let cases: &[(&str, &[&str], &str)] = &[
         ("setuidgid", &[], "usage: setuidgid account child\n\n"),
-        ("setuidgid", &["nobody"], "usage: setuidgid account child\n\n"),
-        ("envuidgid", &["nobody"], "usage: envuidgid account child\n\n"),
+        (
+            "setuidgid",
+            &["nobody"],
+            "usage: setuidgid account child\n\n",
+        ),
+        (
+            "envuidgid",
+            &["nobody"],
+            "usage: envuidgid account child\n\n",
+        ),
         ("envdir", &["."], "usage: envdir dir child\n\n"),
         ("denvdir", &[], "usage: envdir dir child\n\n"),
         ("/usr/local/bin/pgrphack", &[], "usage: pgrphack child\n\n"),
-        ("setlock", &["f"], "usage: setlock [ -nNxX ] file program [ arg ... ]\n\n"),
-        ("setlock", &["-z", "f", "true"], "setlock: illegal option -- z\nusage: setlock [ -nNxX ] file program [ arg ... ]\n\n"),
+        (
+            "setlock",
+            &["f"],
+            "usage: setlock [ -nNxX ] file program [ arg ... ]\n\n",
+        ),
+        (
+            "setlock",
+            &["-z", "f", "true"],
+            "setlock: illegal option -- z\nusage: setlock [ -nNxX ] file program [ arg ... ]\n\n",
+        ),
         ("softlimit", &["-o", "5"], SOFTLIMIT_USAGE),
-        ("softlimit", &["-Z", "5", "true"], &format!("softlimit: illegal option -- Z\n{SOFTLIMIT_USAGE}")),
+        (
+            "softlimit",
+            &["-Z", "5", "true"],
+            &format!("softlimit: illegal option -- Z\n{SOFTLIMIT_USAGE}"),
+        ),
     ];
     for (argv0, args, want) in cases {
         let (code, out, err) = same(sb.path(), argv0, args, &[]);
-        assert_eq!((code, out.as_str(), err.as_str()), (Some(100), "", *want), "{argv0} {args:?}");
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (Some(100), "", *want),
+            "{argv0} {args:?}"
+        );
     }
-    assert!(!sb.path().join("f").exists(), "setlock usage errors must not create the lock");
+    assert!(
+        !sb.path().join("f").exists(),
+        "setlock usage errors must not create the lock"
+    );
 }
 
 #[test]
 fn softlimit_bad_value_prints_chpst_usage_as_softlimit() {
     let sb = Sandbox::new();
     let want = CHPST_USAGE_230.replacen("usage: chpst", "usage: softlimit", 1);
-    for args in [&["-m", "x", "true"][..], &["-o", "5x", "true"], &["-t", "==", "true"], &["-a", "-1", "true"]] {
+    for args in [
+        &["-m", "x", "true"][..],
+        &["-o", "5x", "true"],
+        &["-t", "==", "true"],
+        &["-a", "-1", "true"],
+    ] {
         let (code, out, err) = same(sb.path(), "softlimit", args, &[]);
-        assert_eq!((code, out.as_str(), err.as_str()), (Some(100), "", want.as_str()), "{args:?}");
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (Some(100), "", want.as_str()),
+            "{args:?}"
+        );
     }
 }
 
@@ -268,13 +375,32 @@ fn softlimit_bad_value_prints_chpst_usage_as_softlimit() {
 fn chpst_c_option_is_new_in_2_3_0() {
     let sb = Sandbox::new();
     fs::create_dir(sb.path().join("sub")).unwrap();
-    let (code, out, err) = run_as(&ours("chpst"), "chpst", sb.path(), &["-C", "sub", "pwd"], &[]);
+    let (code, out, err) = run_as(
+        &ours("chpst"),
+        "chpst",
+        sb.path(),
+        &["-C", "sub", "pwd"],
+        &[],
+    );
     assert_eq!((code, err.as_str()), (Some(0), ""));
-    assert_eq!(Path::new(out.trim_end()), sb.path().join("sub").canonicalize().unwrap());
-    let (code, out, err) = run_as(&ours("chpst"), "chpst", sb.path(), &["-C", "/nonexistent", "true"], &[]);
+    assert_eq!(
+        Path::new(out.trim_end()),
+        sb.path().join("sub").canonicalize().unwrap()
+    );
+    let (code, out, err) = run_as(
+        &ours("chpst"),
+        "chpst",
+        sb.path(),
+        &["-C", "/nonexistent", "true"],
+        &[],
+    );
     assert_eq!(
         (code, out.as_str(), err.as_str()),
-        (Some(111), "", "chpst: fatal: unable to change directory: /nonexistent: file does not exist\n")
+        (
+            Some(111),
+            "",
+            "chpst: fatal: unable to change directory: /nonexistent: file does not exist\n"
+        )
     );
     // 2.1.2 rejects it (SPEC §12), which is why the comparisons mask it.
     if let Some(r) = ref_runit("chpst") {
@@ -298,10 +424,27 @@ fn chpst_upstream_self_check() {
     let clean = |args: &[&str]| -> Res {
         let mut all = vec!["-i", pathvar.as_str(), "chpst"];
         all.extend_from_slice(args);
-        outcome(run_with(sb.path(), Path::new("/usr/bin/env"), None, &all, &[], 10.0))
+        outcome(run_with(
+            sb.path(),
+            Path::new("/usr/bin/env"),
+            None,
+            &all,
+            &[],
+            10.0,
+        ))
     };
-    assert_eq!(clean(&[]), (Some(100), String::new(), CHPST_USAGE_230.to_owned()));
-    assert_eq!(clean(&["-V"]), (Some(100), String::new(), format!("{CHPST_ID_230}{CHPST_USAGE_230}")));
+    assert_eq!(
+        clean(&[]),
+        (Some(100), String::new(), CHPST_USAGE_230.to_owned())
+    );
+    assert_eq!(
+        clean(&["-V"]),
+        (
+            Some(100),
+            String::new(),
+            format!("{CHPST_ID_230}{CHPST_USAGE_230}")
+        )
+    );
     let dir = sb.path().join("envdir");
     fs::create_dir(&dir).unwrap();
     fs::write(dir.join("test"), "1\n").unwrap();
@@ -312,11 +455,24 @@ fn chpst_upstream_self_check() {
     assert_eq!(lines, [pathvar.as_str(), "test=1"]);
     for opt in ["-l", "-L"] {
         let lock = format!("lock{opt}");
-        assert_eq!(clean(&[opt, &lock, "true"]), (Some(0), String::new(), String::new()), "{opt}");
-        assert!(sb.path().join(&lock).is_file(), "{opt} creates the lock file");
+        assert_eq!(
+            clean(&[opt, &lock, "true"]),
+            (Some(0), String::new(), String::new()),
+            "{opt}"
+        );
+        assert!(
+            sb.path().join(&lock).is_file(),
+            "{opt} creates the lock file"
+        );
     }
-    assert_eq!(clean(&["-P", "true"]), (Some(0), String::new(), String::new()));
-    assert_eq!(clean(&["-012", "true"]), (Some(0), String::new(), String::new()));
+    assert_eq!(
+        clean(&["-P", "true"]),
+        (Some(0), String::new(), String::new())
+    );
+    assert_eq!(
+        clean(&["-012", "true"]),
+        (Some(0), String::new(), String::new())
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -339,29 +495,59 @@ const ENVDIR_ENV: [(&str, &str); 3] = [("EMPTY", "was set"), ("REPLACED", "old")
 
 fn assert_envdir_rules(entries: &[String]) {
     let has = |e: &str| entries.iter().any(|x| x == e);
-    assert!(has("A=value"), "first line, trailing blanks cut: {entries:?}");
-    assert!(has("BLANK="), "an empty first line sets the empty string: {entries:?}");
+    assert!(
+        has("A=value"),
+        "first line, trailing blanks cut: {entries:?}"
+    );
+    assert!(
+        has("BLANK="),
+        "an empty first line sets the empty string: {entries:?}"
+    );
     assert!(has("NUL=a\nb"), "NUL becomes newline: {entries:?}");
     assert!(has("REPLACED=new"), "{entries:?}");
     assert!(has("NONL=no newline"), "{entries:?}");
-    assert!(has("SPACES= lead trail"), "only trailing blanks are cut: {entries:?}");
+    assert!(
+        has("SPACES= lead trail"),
+        "only trailing blanks are cut: {entries:?}"
+    );
     assert!(has("CR=x\r"), "only spaces and tabs are cut: {entries:?}");
     assert!(has("KEPT=kept"), "{entries:?}");
-    assert!(!entries.iter().any(|e| e.starts_with("EMPTY=")), "an empty file unsets: {entries:?}");
-    assert!(!entries.iter().any(|e| e.starts_with(".hidden=")), "dot files are ignored: {entries:?}");
-    assert!(!entries.iter().any(|e| e.starts_with("sub=")), "{entries:?}");
+    assert!(
+        !entries.iter().any(|e| e.starts_with("EMPTY=")),
+        "an empty file unsets: {entries:?}"
+    );
+    assert!(
+        !entries.iter().any(|e| e.starts_with(".hidden=")),
+        "dot files are ignored: {entries:?}"
+    );
+    assert!(
+        !entries.iter().any(|e| e.starts_with("sub=")),
+        "{entries:?}"
+    );
 }
 
 #[test]
 fn chpst_e_applies_envdir_rules_and_skips_subdirectories() {
     let sb = Sandbox::new();
     make_envdir(&sb.path().join("ed"));
-    let (code, entries, err) = same_env(sb.path(), "chpst", &["-e", "ed", "env", "-0"], &ENVDIR_ENV);
+    let (code, entries, err) =
+        same_env(sb.path(), "chpst", &["-e", "ed", "env", "-0"], &ENVDIR_ENV);
     assert_eq!((code, err.as_str()), (Some(0), ""));
     assert_envdir_rules(&entries);
     // -v warns about the subdirectory and goes on.
-    let (code, entries2, err) = same_env(sb.path(), "chpst", &["-v", "-e", "ed", "env", "-0"], &ENVDIR_ENV);
-    assert_eq!((code, err.as_str()), (Some(0), "chpst: warning: unable to read ed/sub: is a directory\n"));
+    let (code, entries2, err) = same_env(
+        sb.path(),
+        "chpst",
+        &["-v", "-e", "ed", "env", "-0"],
+        &ENVDIR_ENV,
+    );
+    assert_eq!(
+        (code, err.as_str()),
+        (
+            Some(0),
+            "chpst: warning: unable to read ed/sub: is a directory\n"
+        )
+    );
     assert_eq!(entries, entries2);
 }
 
@@ -371,7 +557,14 @@ fn envdir_personality_applies_the_rules_and_a_subdirectory_is_fatal() {
     let ed = sb.path().join("ed");
     make_envdir(&ed);
     let (code, out, err) = same(sb.path(), "envdir", &["ed", "echo", "ran"], &ENVDIR_ENV);
-    assert_eq!((code, out.as_str(), err.as_str()), (Some(111), "", "chpst: fatal: unable to read ed/sub: is a directory\n"));
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (
+            Some(111),
+            "",
+            "chpst: fatal: unable to read ed/sub: is a directory\n"
+        )
+    );
     fs::remove_dir(ed.join("sub")).unwrap();
     let (code, entries, err) = same_env(sb.path(), "envdir", &["ed", "env", "-0"], &ENVDIR_ENV);
     assert_eq!((code, err.as_str()), (Some(0), ""));
@@ -385,15 +578,29 @@ fn envdir_personality_applies_the_rules_and_a_subdirectory_is_fatal() {
 fn missing_or_bad_envdir_is_fatal() {
     let sb = Sandbox::new();
     fs::write(sb.path().join("file"), "x").unwrap();
-    for argv0_args in [&["chpst", "-e", "nosuchdir", "echo", "ran"][..], &["envdir", "nosuchdir", "echo", "ran"]] {
+    for argv0_args in [
+        &["chpst", "-e", "nosuchdir", "echo", "ran"][..],
+        &["envdir", "nosuchdir", "echo", "ran"],
+    ] {
         let (code, out, err) = same(sb.path(), argv0_args[0], &argv0_args[1..], &[]);
         assert_eq!(
             (code, out.as_str(), err.as_str()),
-            (Some(111), "", "chpst: fatal: unable to switch to directory: nosuchdir: file does not exist\n")
+            (
+                Some(111),
+                "",
+                "chpst: fatal: unable to switch to directory: nosuchdir: file does not exist\n"
+            )
         );
     }
     let (code, out, err) = same(sb.path(), "chpst", &["-e", "file", "echo", "ran"], &[]);
-    assert_eq!((code, out.as_str(), err.as_str()), (Some(111), "", "chpst: fatal: unable to switch to directory: file: not a directory\n"));
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (
+            Some(111),
+            "",
+            "chpst: fatal: unable to switch to directory: file: not a directory\n"
+        )
+    );
 }
 
 #[test]
@@ -410,13 +617,25 @@ fn path_from_an_envdir_is_seen_by_the_program_but_not_used_for_the_lookup() {
     fs::create_dir(sb.path().join("ed")).unwrap();
     fs::write(sb.path().join("ed/PATH"), format!("{b}\n")).unwrap();
     let want = format!("found in a\n{b}\n");
-    for argv0_args in [&["chpst", "-e", "ed", "prog"][..], &["envdir", "ed", "prog"]] {
+    for argv0_args in [
+        &["chpst", "-e", "ed", "prog"][..],
+        &["envdir", "ed", "prog"],
+    ] {
         let (code, out, err) = same(sb.path(), argv0_args[0], &argv0_args[1..], &[("PATH", &a)]);
-        assert_eq!((code, out.as_str(), err.as_str()), (Some(0), want.as_str(), ""), "{argv0_args:?}");
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (Some(0), want.as_str(), ""),
+            "{argv0_args:?}"
+        );
     }
     // A PATH naming nothing useful does not stop `sh` from being found.
     fs::write(sb.path().join("ed/PATH"), "/nonexistent\n").unwrap();
-    let (code, out, _) = same(sb.path(), "chpst", &["-e", "ed", "sh", "-c", "echo \"$PATH\""], &[]);
+    let (code, out, _) = same(
+        sb.path(),
+        "chpst",
+        &["-e", "ed", "sh", "-c", "echo \"$PATH\""],
+        &[],
+    );
     assert_eq!((code, out.as_str()), (Some(0), "/nonexistent\n"));
 }
 
@@ -450,7 +669,13 @@ fn chpst_limit_options_read_back_with_ulimit() {
     let (code, out, err) = same(sb.path(), "chpst", &args, &[]);
     assert_eq!((code, err.as_str()), (Some(0), ""));
     let get = |label: &str| -> String {
-        out.lines().find(|l| l.starts_with(label)).unwrap_or_else(|| panic!("no {label} in {out}")).rsplit(' ').next().unwrap().to_owned()
+        out.lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} in {out}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .to_owned()
     };
     assert_eq!(get("time(seconds)"), "30");
     assert_eq!(get("file(blocks)"), "8"); // 4096 bytes in 512-byte blocks
@@ -465,7 +690,10 @@ fn chpst_limit_options_read_back_with_ulimit() {
 
 /// `Max open files` etc. from /proc/self/limits: (soft, hard).
 fn limit_of(limits: &str, name: &str) -> (String, String) {
-    let l = limits.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in {limits}"));
+    let l = limits
+        .lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("no {name} in {limits}"));
     let rest: Vec<&str> = l[name.len()..].split_whitespace().collect();
     (rest[0].to_owned(), rest[1].to_owned())
 }
@@ -524,10 +752,24 @@ fn softlimit_flags_set_each_limit() {
         assert_eq!(limit_of(&out, name).0, capped(&out, name, want), "{name}");
     }
     // -m: data, stack, locked memory and address space together.
-    let (code, out, _) = same(sb.path(), "softlimit", &["-m", "200000000", "cat", "/proc/self/limits"], &[]);
+    let (code, out, _) = same(
+        sb.path(),
+        "softlimit",
+        &["-m", "200000000", "cat", "/proc/self/limits"],
+        &[],
+    );
     assert_eq!(code, Some(0));
-    for name in ["Max data size", "Max stack size", "Max locked memory", "Max address space"] {
-        assert_eq!(limit_of(&out, name).0, capped(&out, name, 200000000), "{name}");
+    for name in [
+        "Max data size",
+        "Max stack size",
+        "Max locked memory",
+        "Max address space",
+    ] {
+        assert_eq!(
+            limit_of(&out, name).0,
+            capped(&out, name, 200000000),
+            "{name}"
+        );
     }
 }
 
@@ -538,11 +780,22 @@ fn under_prlimit(sb: &Sandbox, name: &str, args: &[&str]) -> Res {
         let link = link_as(&sb.path().join(side), bin, name);
         let mut all = vec!["--nofile=50:300", "--cpu=10:20", link.to_str().unwrap()];
         all.extend_from_slice(args);
-        outcome(run_with(sb.path(), Path::new("/usr/bin/prlimit"), None, &all, &[], 10.0))
+        outcome(run_with(
+            sb.path(),
+            Path::new("/usr/bin/prlimit"),
+            None,
+            &all,
+            &[],
+            10.0,
+        ))
     };
     let o = run("ours", &ours("chpst"));
     if let Some(r) = ref_runit("chpst") {
-        assert_eq!(norm_res(&o), norm_res(&run("ref", &r)), "{name} {args:?} under prlimit: ours vs reference");
+        assert_eq!(
+            norm_res(&o),
+            norm_res(&run("ref", &r)),
+            "{name} {args:?} under prlimit: ours vs reference"
+        );
     }
     o
 }
@@ -550,20 +803,42 @@ fn under_prlimit(sb: &Sandbox, name: &str, args: &[&str]) -> Res {
 #[test]
 fn limits_above_the_hard_limit_and_softlimit_equals_give_the_hard_limit() {
     let sb = Sandbox::new();
-    let (code, out, err) = under_prlimit(&sb, "chpst", &["-o", "99999999", "-t", "100", "cat", "/proc/self/limits"]);
+    let (code, out, err) = under_prlimit(
+        &sb,
+        "chpst",
+        &["-o", "99999999", "-t", "100", "cat", "/proc/self/limits"],
+    );
     assert_eq!((code, err.as_str()), (Some(0), ""));
-    assert_eq!(limit_of(&out, "Max open files"), ("300".into(), "300".into()));
+    assert_eq!(
+        limit_of(&out, "Max open files"),
+        ("300".into(), "300".into())
+    );
     assert_eq!(limit_of(&out, "Max cpu time"), ("20".into(), "20".into()));
-    let (code, out, err) = under_prlimit(&sb, "softlimit", &["-o", "=", "-t", "=", "cat", "/proc/self/limits"]);
+    let (code, out, err) = under_prlimit(
+        &sb,
+        "softlimit",
+        &["-o", "=", "-t", "=", "cat", "/proc/self/limits"],
+    );
     assert_eq!((code, err.as_str()), (Some(0), ""));
-    assert_eq!(limit_of(&out, "Max open files"), ("300".into(), "300".into()));
+    assert_eq!(
+        limit_of(&out, "Max open files"),
+        ("300".into(), "300".into())
+    );
     assert_eq!(limit_of(&out, "Max cpu time"), ("20".into(), "20".into()));
     // Below the hard limit: soft changes, hard stays.
-    let (code, out, _) = under_prlimit(&sb, "softlimit", &["-o", "100", "cat", "/proc/self/limits"]);
+    let (code, out, _) =
+        under_prlimit(&sb, "softlimit", &["-o", "100", "cat", "/proc/self/limits"]);
     assert_eq!(code, Some(0));
-    assert_eq!(limit_of(&out, "Max open files"), ("100".into(), "300".into()));
+    assert_eq!(
+        limit_of(&out, "Max open files"),
+        ("100".into(), "300".into())
+    );
     // `ulimit -a` as the issue reads them back.
-    let (code, out, _) = under_prlimit(&sb, "softlimit", &["-o", "=", "sh", "-c", "ulimit -n; ulimit -Hn"]);
+    let (code, out, _) = under_prlimit(
+        &sb,
+        "softlimit",
+        &["-o", "=", "sh", "-c", "ulimit -n; ulimit -Hn"],
+    );
     assert_eq!((code, out.as_str()), (Some(0), "300\n300\n"));
 }
 
@@ -573,7 +848,11 @@ fn limits_above_the_hard_limit_and_softlimit_equals_give_the_hard_limit() {
 #[test]
 fn chpst_n_changes_the_nice_value() {
     let sb = Sandbox::new();
-    let base: i32 = String::from_utf8(run(sb.path(), Path::new("/usr/bin/nice"), &[]).stdout).unwrap().trim().parse().unwrap();
+    let base: i32 = String::from_utf8(run(sb.path(), Path::new("/usr/bin/nice"), &[]).stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     for (inc, delta) in [("-2", -2), ("+5", 5), ("5", 5), ("0", 0), ("-0", 0)] {
         if delta < 0 && !need(is_root(), "lowering the nice value needs root") {
             continue;
@@ -581,31 +860,56 @@ fn chpst_n_changes_the_nice_value() {
         let (code, out, err) = same(sb.path(), "chpst", &["-n", inc, "nice"], &[]);
         assert_eq!((code, err.as_str()), (Some(0), ""), "-n {inc}");
         let want = (base + delta).clamp(-20, 19);
-        assert_eq!(out.trim().parse::<i32>().unwrap(), want, "-n {inc} from {base}");
+        assert_eq!(
+            out.trim().parse::<i32>().unwrap(),
+            want,
+            "-n {inc} from {base}"
+        );
     }
 }
 
 /// pid, pgrp and session of the process that printed /proc/self/stat.
 fn pid_pgrp_sid(stat: &str) -> (u32, u32, u32) {
     let pid = stat.split_whitespace().next().unwrap().parse().unwrap();
-    let rest: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    let rest: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
     (pid, rest[2].parse().unwrap(), rest[3].parse().unwrap())
 }
 
 #[test]
 fn chpst_p_and_pgrphack_start_a_new_session() {
     let sb = Sandbox::new();
-    for argv0_args in [&["chpst", "-P", "cat", "/proc/self/stat"][..], &["pgrphack", "cat", "/proc/self/stat"]] {
-        let bins: Vec<PathBuf> = std::iter::once(ours("chpst")).chain(ref_runit("chpst")).collect();
+    for argv0_args in [
+        &["chpst", "-P", "cat", "/proc/self/stat"][..],
+        &["pgrphack", "cat", "/proc/self/stat"],
+    ] {
+        let bins: Vec<PathBuf> = std::iter::once(ours("chpst"))
+            .chain(ref_runit("chpst"))
+            .collect();
         for bin in bins {
             let (code, out, err) = run_as(&bin, argv0_args[0], sb.path(), &argv0_args[1..], &[]);
             assert_eq!((code, err.as_str()), (Some(0), ""), "{}", bin.display());
             let (pid, pgrp, sid) = pid_pgrp_sid(&out);
-            assert_eq!((pgrp, sid), (pid, pid), "{} {argv0_args:?}: pgid = sid = pid", bin.display());
+            assert_eq!(
+                (pgrp, sid),
+                (pid, pid),
+                "{} {argv0_args:?}: pgid = sid = pid",
+                bin.display()
+            );
         }
     }
     // Without -P the program stays in the caller's group and session.
-    let (_, out, _) = run_as(&ours("chpst"), "chpst", sb.path(), &["cat", "/proc/self/stat"], &[]);
+    let (_, out, _) = run_as(
+        &ours("chpst"),
+        "chpst",
+        sb.path(),
+        &["cat", "/proc/self/stat"],
+        &[],
+    );
     let (pid, pgrp, sid) = pid_pgrp_sid(&out);
     assert_ne!(pgrp, pid);
     assert_ne!(sid, pid);
@@ -614,7 +918,8 @@ fn chpst_p_and_pgrphack_start_a_new_session() {
 #[test]
 fn chpst_012_close_descriptors_before_exec() {
     let sb = Sandbox::new();
-    let script = "for f in 0 1 2; do s=closed; [ -e /proc/$$/fd/$f ] && s=open; echo \"$f $s\" >> fds; done";
+    let script =
+        "for f in 0 1 2; do s=closed; [ -e /proc/$$/fd/$f ] && s=open; echo \"$f $s\" >> fds; done";
     for (opt, want) in [
         ("-0", "0 closed\n1 open\n2 open\n"),
         ("-1", "0 open\n1 closed\n2 open\n"),
@@ -622,7 +927,9 @@ fn chpst_012_close_descriptors_before_exec() {
         ("-012", "0 closed\n1 closed\n2 closed\n"),
     ] {
         let mut seen = Vec::new();
-        let bins: Vec<PathBuf> = std::iter::once(ours("chpst")).chain(ref_runit("chpst")).collect();
+        let bins: Vec<PathBuf> = std::iter::once(ours("chpst"))
+            .chain(ref_runit("chpst"))
+            .collect();
         for bin in bins {
             let _ = fs::remove_file(sb.path().join("fds"));
             let (code, _, _) = run_as(&bin, "chpst", sb.path(), &[opt, "sh", "-c", script], &[]);
@@ -635,7 +942,12 @@ fn chpst_012_close_descriptors_before_exec() {
         }
     }
     // The program's writes to a closed stdout fail.
-    let (code, out, err) = same(sb.path(), "chpst", &["-1", "sh", "-c", "echo hi; echo \"rc=$?\" >&2"], &[]);
+    let (code, out, err) = same(
+        sb.path(),
+        "chpst",
+        &["-1", "sh", "-c", "echo hi; echo \"rc=$?\" >&2"],
+        &[],
+    );
     assert_eq!((code, out.as_str()), (Some(0), ""));
     assert!(err.ends_with("rc=1\n"), "{err}");
 }
@@ -643,10 +955,25 @@ fn chpst_012_close_descriptors_before_exec() {
 #[test]
 fn chpst_b_sets_argv0_and_the_exec_error_names_it() {
     let sb = Sandbox::new();
-    let (code, out, _) = same(sb.path(), "chpst", &["-b", "fancy", "cat", "/proc/self/cmdline"], &[]);
-    assert_eq!((code, out.as_str()), (Some(0), "fancy\0/proc/self/cmdline\0"));
+    let (code, out, _) = same(
+        sb.path(),
+        "chpst",
+        &["-b", "fancy", "cat", "/proc/self/cmdline"],
+        &[],
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), "fancy\0/proc/self/cmdline\0")
+    );
     let (code, out, err) = same(sb.path(), "chpst", &["-b", "fancy", "/nonexist"], &[]);
-    assert_eq!((code, out.as_str(), err.as_str()), (Some(111), "", "chpst: fatal: unable to run: fancy: file does not exist\n"));
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (
+            Some(111),
+            "",
+            "chpst: fatal: unable to run: fancy: file does not exist\n"
+        )
+    );
 }
 
 #[test]
@@ -654,15 +981,30 @@ fn exit_status_of_the_program_is_passed_through() {
     let sb = Sandbox::new();
     for code in [0, 1, 37, 100, 111, 255] {
         let script = format!("exit {code}");
-        for argv0_args in [&["chpst", "sh", "-c", &script][..], &["pgrphack", "sh", "-c", &script]] {
-            assert_eq!(same(sb.path(), argv0_args[0], &argv0_args[1..], &[]).0, Some(code));
+        for argv0_args in [
+            &["chpst", "sh", "-c", &script][..],
+            &["pgrphack", "sh", "-c", &script],
+        ] {
+            assert_eq!(
+                same(sb.path(), argv0_args[0], &argv0_args[1..], &[]).0,
+                Some(code)
+            );
         }
     }
     // Killed by a signal: chpst has become the program, so the caller sees
     // the signal.
-    let bins: Vec<PathBuf> = std::iter::once(ours("chpst")).chain(ref_runit("chpst")).collect();
+    let bins: Vec<PathBuf> = std::iter::once(ours("chpst"))
+        .chain(ref_runit("chpst"))
+        .collect();
     for bin in bins {
-        let out = run_with(sb.path(), &bin, Some("chpst"), &["sh", "-c", "kill -9 $$"], &[], 10.0);
+        let out = run_with(
+            sb.path(),
+            &bin,
+            Some("chpst"),
+            &["sh", "-c", "kill -9 $$"],
+            &[],
+            10.0,
+        );
         assert_eq!(out.status.signal(), Some(9), "{}", bin.display());
     }
 }
@@ -676,21 +1018,70 @@ fn missing_or_unexecutable_program_is_fatal() {
     let only_plain = sb.path().display().to_string();
     type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
     let cases: &[Case] = &[
-        ("chpst", &["/nonexistent"], &[], "unable to run: /nonexistent: file does not exist"),
-        ("chpst", &["nosuchprog-rrs"], &[], "unable to run: nosuchprog-rrs: file does not exist"),
-        ("chpst", &["./plain"], &[], "unable to run: ./plain: access denied"),
+        (
+            "chpst",
+            &["/nonexistent"],
+            &[],
+            "unable to run: /nonexistent: file does not exist",
+        ),
+        (
+            "chpst",
+            &["nosuchprog-rrs"],
+            &[],
+            "unable to run: nosuchprog-rrs: file does not exist",
+        ),
+        (
+            "chpst",
+            &["./plain"],
+            &[],
+            "unable to run: ./plain: access denied",
+        ),
         ("chpst", &["/"], &[], "unable to run: /: access denied"),
         // Found through PATH but not executable: EACCES is remembered.
-        ("chpst", &["plain"], &[("PATH", &only_plain)], "unable to run: plain: access denied"),
-        ("envdir", &[".", "/nonexistent"], &[], "unable to run: /nonexistent: file does not exist"),
-        ("pgrphack", &["./plain"], &[], "unable to run: ./plain: access denied"),
-        ("setuidgid", &["root", "/nonexistent"], &[], "unable to run: /nonexistent: file does not exist"),
-        ("softlimit", &["-o", "50", "/nonexistent"], &[], "unable to run: /nonexistent: file does not exist"),
-        ("setlock", &["lk", "/nonexistent"], &[], "unable to run: /nonexistent: file does not exist"),
+        (
+            "chpst",
+            &["plain"],
+            &[("PATH", &only_plain)],
+            "unable to run: plain: access denied",
+        ),
+        (
+            "envdir",
+            &[".", "/nonexistent"],
+            &[],
+            "unable to run: /nonexistent: file does not exist",
+        ),
+        (
+            "pgrphack",
+            &["./plain"],
+            &[],
+            "unable to run: ./plain: access denied",
+        ),
+        (
+            "setuidgid",
+            &["root", "/nonexistent"],
+            &[],
+            "unable to run: /nonexistent: file does not exist",
+        ),
+        (
+            "softlimit",
+            &["-o", "50", "/nonexistent"],
+            &[],
+            "unable to run: /nonexistent: file does not exist",
+        ),
+        (
+            "setlock",
+            &["lk", "/nonexistent"],
+            &[],
+            "unable to run: /nonexistent: file does not exist",
+        ),
     ];
     for (argv0, args, env, msg) in cases {
         let (code, out, err) = same(sb.path(), argv0, args, env);
-        assert_eq!((code, out.as_str(), err), (Some(111), "", format!("chpst: fatal: {msg}\n")), "{argv0} {args:?}");
+        assert_eq!(
+            (code, out.as_str(), err),
+            (Some(111), "", format!("chpst: fatal: {msg}\n")),
+            "{argv0} {args:?}"
+        );
     }
     // setlock -x: exec failure exits 0 silently.
     let (code, out, err) = same(sb.path(), "setlock", &["-x", "lk", "/nonexistent"], &[]);
@@ -703,15 +1094,24 @@ fn missing_or_unexecutable_program_is_fatal() {
 /// Is `path` flocked by someone else? (A probe that got it releases it.)
 fn lock_held(path: &Path) -> bool {
     use std::os::unix::io::AsRawFd;
-    let Ok(f) = fs::File::open(path) else { return false };
+    let Ok(f) = fs::File::open(path) else {
+        return false;
+    };
     let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
     r != 0
 }
 
 /// `chpst -l lk sleep 60` by `bin`, returned once the lock is held.
 fn hold_lock(sb: &Sandbox, bin: &Path, tag: &str) -> Guarded {
-    let g = spawn_in(sb.path(), bin, &["-l", "lk", "sleep", "60"], sb.path().join(format!("holder-{tag}.err")));
-    wait_until("the holder to take the lock", 5.0, || lock_held(&sb.path().join("lk")));
+    let g = spawn_in(
+        sb.path(),
+        bin,
+        &["-l", "lk", "sleep", "60"],
+        sb.path().join(format!("holder-{tag}.err")),
+    );
+    wait_until("the holder to take the lock", 5.0, || {
+        lock_held(&sb.path().join("lk"))
+    });
     g
 }
 
@@ -722,12 +1122,38 @@ fn lock_exclusion(holder: &Path, contender: &Path, tag: &str) {
     let mut h = hold_lock(&sb, holder, tag);
     // -L: fails at once.
     let t0 = Instant::now();
-    let (code, out, err) = run_as(contender, "chpst", sb.path(), &["-L", "lk", "echo", "ran"], &[]);
-    assert_eq!((code, out.as_str(), err.as_str()), (Some(111), "", "chpst: fatal: unable to lock: lk: temporary failure\n"), "{tag}");
-    assert!(t0.elapsed() < Duration::from_secs(2), "{tag}: -L must not wait");
+    let (code, out, err) = run_as(
+        contender,
+        "chpst",
+        sb.path(),
+        &["-L", "lk", "echo", "ran"],
+        &[],
+    );
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (
+            Some(111),
+            "",
+            "chpst: fatal: unable to lock: lk: temporary failure\n"
+        ),
+        "{tag}"
+    );
+    assert!(
+        t0.elapsed() < Duration::from_secs(2),
+        "{tag}: -L must not wait"
+    );
     // -l: waits until the holder is gone, then runs.
-    let mut w = spawn_in(sb.path(), contender, &["-l", "lk", "sh", "-c", "echo got > got"], sb.path().join("waiter.err"));
-    stays_false(&format!("{tag}: -l ran while the lock was held"), 0.3, || sb.path().join("got").exists());
+    let mut w = spawn_in(
+        sb.path(),
+        contender,
+        &["-l", "lk", "sh", "-c", "echo got > got"],
+        sb.path().join("waiter.err"),
+    );
+    stays_false(
+        &format!("{tag}: -l ran while the lock was held"),
+        0.3,
+        || sb.path().join("got").exists(),
+    );
     assert!(w.running(), "{tag}: -l waiter exited early: {}", w.stderr());
     h.signal(libc::SIGKILL);
     h.wait_exit(5.0);
@@ -758,13 +1184,21 @@ fn lock_held_by_ours_excludes_ours_and_is_kept_by_the_program() {
 #[test]
 fn lock_file_is_created_mode_0600_and_a_missing_directory_is_fatal() {
     let sb = Sandbox::new();
-    let bins: Vec<(&str, PathBuf)> = std::iter::once(("ours", ours("chpst"))).chain(ref_runit("chpst").map(|r| ("ref", r))).collect();
+    let bins: Vec<(&str, PathBuf)> = std::iter::once(("ours", ours("chpst")))
+        .chain(ref_runit("chpst").map(|r| ("ref", r)))
+        .collect();
     let mut modes = Vec::new();
     for (side, bin) in &bins {
         let name = format!("lk-{side}");
         let (code, _, _) = run_as(bin, "chpst", sb.path(), &["-l", &name, "true"], &[]);
         assert_eq!(code, Some(0));
-        modes.push(fs::metadata(sb.path().join(&name)).unwrap().permissions().mode() & 0o7777);
+        modes.push(
+            fs::metadata(sb.path().join(&name))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777,
+        );
     }
     let umask = unsafe {
         let m = libc::umask(0o022);
@@ -775,14 +1209,27 @@ fn lock_file_is_created_mode_0600_and_a_missing_directory_is_fatal() {
     if let Some(m) = modes.get(1) {
         assert_eq!(modes[0], *m, "ours vs reference");
     }
-    for argv0_args in [&["chpst", "-l", "nodir/lk", "true"][..], &["chpst", "-L", "nodir/lk", "true"], &["setlock", "nodir/lk", "true"]] {
+    for argv0_args in [
+        &["chpst", "-l", "nodir/lk", "true"][..],
+        &["chpst", "-L", "nodir/lk", "true"],
+        &["setlock", "nodir/lk", "true"],
+    ] {
         let (code, out, err) = same(sb.path(), argv0_args[0], &argv0_args[1..], &[]);
         assert_eq!(
             (code, out.as_str(), err.as_str()),
-            (Some(111), "", "chpst: fatal: unable to open lock: nodir/lk: file does not exist\n")
+            (
+                Some(111),
+                "",
+                "chpst: fatal: unable to open lock: nodir/lk: file does not exist\n"
+            )
         );
     }
-    let (code, out, err) = same(sb.path(), "setlock", &["-x", "nodir/lk", "echo", "ran"], &[]);
+    let (code, out, err) = same(
+        sb.path(),
+        "setlock",
+        &["-x", "nodir/lk", "echo", "ran"],
+        &[],
+    );
     assert_eq!((code, out.as_str(), err.as_str()), (Some(0), "", ""));
 }
 
@@ -790,30 +1237,53 @@ fn lock_file_is_created_mode_0600_and_a_missing_directory_is_fatal() {
 fn setlock_default_fails_at_once_n_waits_x_exits_0() {
     let sb = Sandbox::new();
     let mut h = hold_lock(&sb, &ours("chpst"), "ours");
-    for args in [&["lk", "echo", "ran"][..], &["-N", "lk", "echo", "ran"], &["-xX", "lk", "echo", "ran"]] {
+    for args in [
+        &["lk", "echo", "ran"][..],
+        &["-N", "lk", "echo", "ran"],
+        &["-xX", "lk", "echo", "ran"],
+    ] {
         let t0 = Instant::now();
         let (code, out, err) = same(sb.path(), "setlock", args, &[]);
         assert_eq!(
             (code, out.as_str(), err.as_str()),
-            (Some(111), "", "chpst: fatal: unable to lock: lk: temporary failure\n"),
+            (
+                Some(111),
+                "",
+                "chpst: fatal: unable to lock: lk: temporary failure\n"
+            ),
             "{args:?}"
         );
         assert!(t0.elapsed() < Duration::from_secs(2));
     }
-    for args in [&["-x", "lk", "echo", "ran"][..], &["-Xx", "lk", "echo", "ran"]] {
+    for args in [
+        &["-x", "lk", "echo", "ran"][..],
+        &["-Xx", "lk", "echo", "ran"],
+    ] {
         let (code, out, err) = same(sb.path(), "setlock", args, &[]);
-        assert_eq!((code, out.as_str(), err.as_str()), (Some(0), "", ""), "{args:?}");
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (Some(0), "", ""),
+            "{args:?}"
+        );
     }
     // -n waits (ours and the reference), then runs.
     let mut waiters = Vec::new();
-    let bins: Vec<(&str, PathBuf)> = std::iter::once(("ours", ours("chpst"))).chain(ref_runit("chpst").map(|r| ("ref", r))).collect();
+    let bins: Vec<(&str, PathBuf)> = std::iter::once(("ours", ours("chpst")))
+        .chain(ref_runit("chpst").map(|r| ("ref", r)))
+        .collect();
     for (side, bin) in &bins {
         let link = link_as(&sb.path().join(side), bin, "setlock");
         let script = format!("echo got > got-{side}");
-        waiters.push(spawn_in(sb.path(), &link, &["-n", "lk", "sh", "-c", &script], sb.path().join(format!("w-{side}.err"))));
+        waiters.push(spawn_in(
+            sb.path(),
+            &link,
+            &["-n", "lk", "sh", "-c", &script],
+            sb.path().join(format!("w-{side}.err")),
+        ));
     }
     stays_false("setlock -n ran while the lock was held", 0.3, || {
-        bins.iter().any(|(side, _)| sb.path().join(format!("got-{side}")).exists())
+        bins.iter()
+            .any(|(side, _)| sb.path().join(format!("got-{side}")).exists())
     });
     h.signal(libc::SIGKILL);
     h.wait_exit(5.0);
@@ -825,17 +1295,48 @@ fn setlock_default_fails_at_once_n_waits_x_exits_0() {
 
 #[test]
 fn daemontools_setlock_is_the_opposite_of_runits() {
-    let Some(dt) = ref_daemontools("setlock") else { return };
+    let Some(dt) = ref_daemontools("setlock") else {
+        return;
+    };
     let sb = Sandbox::new();
     let mut h = hold_lock(&sb, &ours("chpst"), "ours");
     // daemontools: -n fails at once...
-    let (code, out, err) = outcome(run_with(sb.path(), &dt, None, &["-n", "lk", "echo", "ran"], &[], 10.0));
-    assert_eq!((code, out.as_str(), err.as_str()), (Some(111), "", "setlock: fatal: unable to lock lk: temporary failure\n"));
+    let (code, out, err) = outcome(run_with(
+        sb.path(),
+        &dt,
+        None,
+        &["-n", "lk", "echo", "ran"],
+        &[],
+        10.0,
+    ));
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (
+            Some(111),
+            "",
+            "setlock: fatal: unable to lock lk: temporary failure\n"
+        )
+    );
     // ...and the default waits, where runit's setlock fails at once.
-    let (code, _, _) = run_as(&ours("chpst"), "setlock", sb.path(), &["lk", "echo", "ran"], &[]);
+    let (code, _, _) = run_as(
+        &ours("chpst"),
+        "setlock",
+        sb.path(),
+        &["lk", "echo", "ran"],
+        &[],
+    );
     assert_eq!(code, Some(111));
-    let mut w = spawn_in(sb.path(), &dt, &["lk", "sh", "-c", "echo got > got"], sb.path().join("dt.err"));
-    stays_false("daemontools setlock ran while the lock was held", 0.3, || sb.path().join("got").exists());
+    let mut w = spawn_in(
+        sb.path(),
+        &dt,
+        &["lk", "sh", "-c", "echo got > got"],
+        sb.path().join("dt.err"),
+    );
+    stays_false(
+        "daemontools setlock ran while the lock was held",
+        0.3,
+        || sb.path().join("got").exists(),
+    );
     h.signal(libc::SIGKILL);
     h.wait_exit(5.0);
     assert_eq!(w.wait_exit(5.0).code(), Some(0));
@@ -865,9 +1366,23 @@ fn chpst_u_numeric_forms() {
         assert_eq!(g, [*gid; 4], "-u {spec}");
         assert_eq!(gs, *groups, "-u {spec}");
     }
-    for (spec, shown) in [(":1234", "1234"), (":12a:5", "12a:5"), (":1234:5x", "1234:5x"), (":", ""), (":x", "x")] {
+    for (spec, shown) in [
+        (":1234", "1234"),
+        (":12a:5", "12a:5"),
+        (":1234:5x", "1234:5x"),
+        (":", ""),
+        (":x", "x"),
+    ] {
         let (code, out, err) = same(sb.path(), "chpst", &["-u", spec, "echo", "ran"], &[]);
-        assert_eq!((code, out.as_str(), err), (Some(111), "", format!("chpst: fatal: invalid uid/gids: {shown}\n")), "-u {spec}");
+        assert_eq!(
+            (code, out.as_str(), err),
+            (
+                Some(111),
+                "",
+                format!("chpst: fatal: invalid uid/gids: {shown}\n")
+            ),
+            "-u {spec}"
+        );
     }
 }
 
@@ -888,11 +1403,21 @@ fn chpst_u_empty_uid_field_counts_as_0() {
 fn chpst_big_u_puts_uid_and_gid_into_the_environment() {
     let sb = Sandbox::new();
     let env = [("UID", "1"), ("GID", "2"), ("KEPT", "yes")];
-    let (code, entries, err) = same_env(sb.path(), "chpst", &["-U", ":77:88:99", "env", "-0"], &env);
+    let (code, entries, err) =
+        same_env(sb.path(), "chpst", &["-U", ":77:88:99", "env", "-0"], &env);
     assert_eq!((code, err.as_str()), (Some(0), ""));
-    assert!(entries.contains(&"UID=77".to_owned()) && entries.contains(&"GID=88".to_owned()), "{entries:?}");
+    assert!(
+        entries.contains(&"UID=77".to_owned()) && entries.contains(&"GID=88".to_owned()),
+        "{entries:?}"
+    );
     assert!(entries.contains(&"KEPT=yes".to_owned()));
-    assert_eq!(entries.iter().filter(|e| e.starts_with("UID=") || e.starts_with("GID=")).count(), 2);
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.starts_with("UID=") || e.starts_with("GID="))
+            .count(),
+        2
+    );
     // chpst's own ids stay unchanged.
     let (_, out, _) = same(sb.path(), "chpst", &with(&["-U", ":77:88"], &SHOW_IDS), &[]);
     let me = unsafe { libc::geteuid() };
@@ -908,21 +1433,65 @@ fn chpst_big_u_puts_uid_and_gid_into_the_environment() {
 fn unknown_users_and_groups_are_fatal() {
     let sb = Sandbox::new();
     let cases: &[(&str, &[&str], &str)] = &[
-        ("chpst", &["-u", "nosuchuser-rrs", "echo", "ran"], "unknown user/group: nosuchuser-rrs"),
-        ("chpst", &["-u", "root:nosuchgroup-rrs", "echo", "ran"], "unknown user/group: root:nosuchgroup-rrs"),
-        ("chpst", &["-u", "root:root:nosuchgroup-rrs", "echo", "ran"], "unknown user/group: root:root:nosuchgroup-rrs"),
-        ("chpst", &["-u", "nosuchuser-rrs:root", "echo", "ran"], "unknown user/group: nosuchuser-rrs:root"),
-        ("chpst", &["-u", "root:", "echo", "ran"], "unknown user/group: root:"),
-        ("chpst", &["-U", "nosuchuser-rrs", "echo", "ran"], "unknown user/group: nosuchuser-rrs"),
-        ("setuidgid", &["nosuchuser-rrs", "echo", "ran"], "unknown account: nosuchuser-rrs"),
+        (
+            "chpst",
+            &["-u", "nosuchuser-rrs", "echo", "ran"],
+            "unknown user/group: nosuchuser-rrs",
+        ),
+        (
+            "chpst",
+            &["-u", "root:nosuchgroup-rrs", "echo", "ran"],
+            "unknown user/group: root:nosuchgroup-rrs",
+        ),
+        (
+            "chpst",
+            &["-u", "root:root:nosuchgroup-rrs", "echo", "ran"],
+            "unknown user/group: root:root:nosuchgroup-rrs",
+        ),
+        (
+            "chpst",
+            &["-u", "nosuchuser-rrs:root", "echo", "ran"],
+            "unknown user/group: nosuchuser-rrs:root",
+        ),
+        (
+            "chpst",
+            &["-u", "root:", "echo", "ran"],
+            "unknown user/group: root:",
+        ),
+        (
+            "chpst",
+            &["-U", "nosuchuser-rrs", "echo", "ran"],
+            "unknown user/group: nosuchuser-rrs",
+        ),
+        (
+            "setuidgid",
+            &["nosuchuser-rrs", "echo", "ran"],
+            "unknown account: nosuchuser-rrs",
+        ),
         // The simple form takes the colon as part of the name.
-        ("setuidgid", &["nobody:adm", "echo", "ran"], "unknown account: nobody:adm"),
-        ("envuidgid", &["nobody:adm", "echo", "ran"], "unknown account: nobody:adm"),
-        ("setuidgid", &[":0:0", "echo", "ran"], "unknown account: :0:0"),
+        (
+            "setuidgid",
+            &["nobody:adm", "echo", "ran"],
+            "unknown account: nobody:adm",
+        ),
+        (
+            "envuidgid",
+            &["nobody:adm", "echo", "ran"],
+            "unknown account: nobody:adm",
+        ),
+        (
+            "setuidgid",
+            &[":0:0", "echo", "ran"],
+            "unknown account: :0:0",
+        ),
     ];
     for (argv0, args, msg) in cases {
         let (code, out, err) = same(sb.path(), argv0, args, &[]);
-        assert_eq!((code, out.as_str(), err), (Some(111), "", format!("chpst: fatal: {msg}\n")), "{argv0} {args:?}");
+        assert_eq!(
+            (code, out.as_str(), err),
+            (Some(111), "", format!("chpst: fatal: {msg}\n")),
+            "{argv0} {args:?}"
+        );
     }
 }
 
@@ -934,7 +1503,10 @@ fn admin(cmd: &str, args: &[&str]) {
     let _g = ACCOUNTS.lock().unwrap_or_else(|e| e.into_inner());
     let mut last = String::new();
     for _ in 0..20 {
-        let out = std::process::Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
+        let out = std::process::Command::new(cmd)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{cmd}: {e}"));
         if out.status.success() {
             return;
         }
@@ -957,7 +1529,10 @@ fn admin_quiet(cmd: &str, args: &[&str]) {
 
 fn db_id(db: &str, name: &str) -> u32 {
     let text = fs::read_to_string(db).unwrap();
-    let line = text.lines().find(|l| l.split(':').next() == Some(name)).unwrap_or_else(|| panic!("{name} not in {db}"));
+    let line = text
+        .lines()
+        .find(|l| l.split(':').next() == Some(name))
+        .unwrap_or_else(|| panic!("{name} not in {db}"));
     line.split(':').nth(2).unwrap().parse().unwrap()
 }
 
@@ -973,20 +1548,47 @@ struct Accounts {
 impl Accounts {
     fn create(tag: &str) -> Option<Accounts> {
         if !need(is_root(), "account tests need root")
-            || !need(Path::new("/usr/sbin/useradd").exists(), "useradd (Debian package passwd) is missing")
+            || !need(
+                Path::new("/usr/sbin/useradd").exists(),
+                "useradd (Debian package passwd) is missing",
+            )
         {
             return None;
         }
         let base = format!("rrs{}{tag}", std::process::id());
-        let groups = [format!("{base}g0"), format!("{base}g1"), format!("{base}g2")];
+        let groups = [
+            format!("{base}g0"),
+            format!("{base}g1"),
+            format!("{base}g2"),
+        ];
         // The guard exists before the first account does, so a failure
         // half-way still removes what was made.
-        let mut acc = Accounts { user: format!("{base}u"), groups: groups.clone(), uid: 0, gids: [0; 3] };
+        let mut acc = Accounts {
+            user: format!("{base}u"),
+            groups: groups.clone(),
+            uid: 0,
+            gids: [0; 3],
+        };
         for g in &groups {
             admin("groupadd", &[g]);
         }
         let supp = format!("{},{}", groups[1], groups[2]);
-        admin("useradd", &["-M", "-N", "-d", "/nonexistent", "-s", "/usr/sbin/nologin", "-g", &groups[0], "-G", &supp, &acc.user]);
+        admin(
+            "useradd",
+            &[
+                "-M",
+                "-N",
+                "-d",
+                "/nonexistent",
+                "-s",
+                "/usr/sbin/nologin",
+                "-g",
+                &groups[0],
+                "-G",
+                &supp,
+                &acc.user,
+            ],
+        );
         acc.uid = db_id("/etc/passwd", &acc.user);
         for (i, g) in groups.iter().enumerate() {
             acc.gids[i] = db_id("/etc/group", g);
@@ -994,8 +1596,18 @@ impl Accounts {
         // Set-up check: the user really is a member of g1 and g2.
         let group_file = fs::read_to_string("/etc/group").unwrap();
         for g in &groups[1..] {
-            let line = group_file.lines().find(|l| l.starts_with(&format!("{g}:"))).unwrap();
-            assert!(line.rsplit(':').next().unwrap().split(',').any(|m| m == acc.user), "{line}");
+            let line = group_file
+                .lines()
+                .find(|l| l.starts_with(&format!("{g}:")))
+                .unwrap();
+            assert!(
+                line.rsplit(':')
+                    .next()
+                    .unwrap()
+                    .split(',')
+                    .any(|m| m == acc.user),
+                "{line}"
+            );
         }
         Some(acc)
     }
@@ -1003,7 +1615,11 @@ impl Accounts {
 
 impl Drop for Accounts {
     fn drop(&mut self) {
-        if self.uid != 0 || fs::read_to_string("/etc/passwd").unwrap_or_default().contains(&format!("\n{}:", self.user)) {
+        if self.uid != 0
+            || fs::read_to_string("/etc/passwd")
+                .unwrap_or_default()
+                .contains(&format!("\n{}:", self.user))
+        {
             admin_quiet("userdel", &[&self.user]);
         }
         for g in &self.groups {
@@ -1014,29 +1630,46 @@ impl Drop for Accounts {
 
 #[test]
 fn chpst_u_user_gets_only_its_primary_group() {
-    let Some(acc) = Accounts::create("a") else { return };
+    let Some(acc) = Accounts::create("a") else {
+        return;
+    };
     let sb = Sandbox::new();
-    for argv0_args in [with(&["chpst", "-u", &acc.user], &SHOW_IDS), with(&["setuidgid", &acc.user], &SHOW_IDS)] {
+    for argv0_args in [
+        with(&["chpst", "-u", &acc.user], &SHOW_IDS),
+        with(&["setuidgid", &acc.user], &SHOW_IDS),
+    ] {
         let (code, out, err) = same(sb.path(), argv0_args[0], &argv0_args[1..], &[]);
         assert_eq!((code, err.as_str()), (Some(0), ""), "{argv0_args:?}");
         let (u, g, gs) = ids_of(&out);
         assert_eq!(u, [acc.uid; 4]);
         assert_eq!(g, [acc.gids[0]; 4]);
-        assert_eq!(gs, [acc.gids[0]], "{argv0_args:?}: the groups of /etc/group are not added");
+        assert_eq!(
+            gs,
+            [acc.gids[0]],
+            "{argv0_args:?}: the groups of /etc/group are not added"
+        );
     }
     // -U and envuidgid: the same ids, in the environment only.
     let want = [format!("GID={}", acc.gids[0]), format!("UID={}", acc.uid)];
-    for argv0_args in [&["chpst", "-U", &acc.user, "env", "-0"][..], &["envuidgid", &acc.user, "env", "-0"]] {
+    for argv0_args in [
+        &["chpst", "-U", &acc.user, "env", "-0"][..],
+        &["envuidgid", &acc.user, "env", "-0"],
+    ] {
         let (code, entries, _) = same_env(sb.path(), argv0_args[0], &argv0_args[1..], &[]);
         assert_eq!(code, Some(0));
-        let got: Vec<&String> = entries.iter().filter(|e| e.starts_with("UID=") || e.starts_with("GID=")).collect();
+        let got: Vec<&String> = entries
+            .iter()
+            .filter(|e| e.starts_with("UID=") || e.starts_with("GID="))
+            .collect();
         assert_eq!(got, [&want[0], &want[1]], "{argv0_args:?}");
     }
 }
 
 #[test]
 fn chpst_u_user_with_groups_gets_exactly_those_groups() {
-    let Some(acc) = Accounts::create("b") else { return };
+    let Some(acc) = Accounts::create("b") else {
+        return;
+    };
     let sb = Sandbox::new();
     let spec = format!("{}:{}:{}", acc.user, acc.groups[2], acc.groups[1]);
     let (code, out, err) = same(sb.path(), "chpst", &with(&["-u", &spec], &SHOW_IDS), &[]);
@@ -1057,7 +1690,10 @@ fn chpst_u_user_with_groups_gets_exactly_those_groups() {
     let spec = format!("{}:{}:{}", acc.user, acc.groups[1], acc.groups[2]);
     let (code, entries, _) = same_env(sb.path(), "chpst", &["-U", &spec, "env", "-0"], &[]);
     assert_eq!(code, Some(0));
-    assert!(entries.contains(&format!("GID={}", acc.gids[1])), "{entries:?}");
+    assert!(
+        entries.contains(&format!("GID={}", acc.gids[1])),
+        "{entries:?}"
+    );
     assert!(entries.contains(&format!("UID={}", acc.uid)), "{entries:?}");
 }
 
@@ -1082,12 +1718,20 @@ fn nothing_is_run_with_partial_privileges() {
     let public = sb.path().join("pub");
     fs::create_dir(&public).unwrap();
     fs::set_permissions(&public, fs::Permissions::from_mode(0o777)).unwrap();
-    let bins: Vec<(&str, PathBuf)> = std::iter::once(("ours", ours("chpst"))).chain(ref_runit("chpst").map(|r| ("ref", r))).collect();
+    let bins: Vec<(&str, PathBuf)> = std::iter::once(("ours", ours("chpst")))
+        .chain(ref_runit("chpst").map(|r| ("ref", r)))
+        .collect();
     // As nobody: setgroups fails first. With CAP_SETGID kept, setgroups
     // and setgid succeed and setuid fails. Either way nothing runs.
     let cases: &[(&[&str], &str)] = &[
-        (&[], "chpst: fatal: unable to setgroups: permission denied\n"),
-        (&["--inh-caps=+setgid", "--ambient-caps=+setgid"], "chpst: fatal: unable to setuid: permission denied\n"),
+        (
+            &[],
+            "chpst: fatal: unable to setgroups: permission denied\n",
+        ),
+        (
+            &["--inh-caps=+setgid", "--ambient-caps=+setgid"],
+            "chpst: fatal: unable to setuid: permission denied\n",
+        ),
     ];
     let mut results = Vec::new();
     for (extra, want) in cases {
@@ -1098,8 +1742,19 @@ fn nothing_is_run_with_partial_privileges() {
             args.extend_from_slice(extra);
             let m = marker.to_str().unwrap().to_owned();
             args.extend_from_slice(&[copy.to_str().unwrap(), "-u", "root", "touch", &m]);
-            let r = outcome(run_with(sb.path(), Path::new("/usr/bin/setpriv"), None, &args, &[], 10.0));
-            assert_eq!((r.0, r.1.as_str(), r.2.as_str()), (Some(111), "", *want), "{side} {extra:?}");
+            let r = outcome(run_with(
+                sb.path(),
+                Path::new("/usr/bin/setpriv"),
+                None,
+                &args,
+                &[],
+                10.0,
+            ));
+            assert_eq!(
+                (r.0, r.1.as_str(), r.2.as_str()),
+                (Some(111), "", *want),
+                "{side} {extra:?}"
+            );
             assert!(!marker.exists(), "{side} {extra:?}: the program ran");
             results.push(r);
         }
@@ -1113,11 +1768,23 @@ fn nothing_is_run_with_partial_privileges() {
         sb.path(),
         Path::new("/usr/bin/setpriv"),
         None,
-        &["--reuid=65534", "--regid=65534", "--clear-groups", copy.to_str().unwrap(), "touch", marker.to_str().unwrap()],
+        &[
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            copy.to_str().unwrap(),
+            "touch",
+            marker.to_str().unwrap(),
+        ],
         &[],
         10.0,
     );
-    assert_eq!(r.status.code(), Some(0), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
     assert!(marker.exists());
 }
 
@@ -1143,13 +1810,28 @@ fn minimal_root(sb: &Sandbox) -> Option<PathBuf> {
     fs::create_dir_all(root.join("etc")).unwrap();
     fs::create_dir_all(root.join("bin")).unwrap();
     fs::create_dir_all(root.join("home/x")).unwrap();
-    fs::write(root.join("etc/passwd"), "rootonly-rrs:x:4321:4322::/:/bin/sh\n").unwrap();
-    fs::write(root.join("etc/group"), "rootgrp-rrs:x:4322:\nextragrp-rrs:x:4323:rootonly-rrs\n").unwrap();
+    fs::write(
+        root.join("etc/passwd"),
+        "rootonly-rrs:x:4321:4322::/:/bin/sh\n",
+    )
+    .unwrap();
+    fs::write(
+        root.join("etc/group"),
+        "rootgrp-rrs:x:4322:\nextragrp-rrs:x:4323:rootonly-rrs\n",
+    )
+    .unwrap();
     let src = sb.path().join("probe.c");
     fs::write(&src, PROBE_C).unwrap();
-    let out = std::process::Command::new("cc").args(["-static", "-O", "-o"]).arg(root.join("bin/probe")).arg(&src).output();
+    let out = std::process::Command::new("cc")
+        .args(["-static", "-O", "-o"])
+        .arg(root.join("bin/probe"))
+        .arg(&src)
+        .output();
     let ok = matches!(&out, Ok(o) if o.status.success());
-    if !need(ok, &format!("cc -static failed (gcc and libc6-dev are needed): {out:?}")) {
+    if !need(
+        ok,
+        &format!("cc -static failed (gcc and libc6-dev are needed): {out:?}"),
+    ) {
         return None;
     }
     Some(root)
@@ -1161,16 +1843,49 @@ fn chroot_looks_accounts_up_inside_the_new_root_and_c_works_after_it() {
         return;
     }
     let sb = Sandbox::new();
-    let Some(root) = minimal_root(&sb) else { return };
+    let Some(root) = minimal_root(&sb) else {
+        return;
+    };
     let r = root.to_str().unwrap();
     // The root-only user resolves, with its primary group only.
-    let (code, out, err) = same(sb.path(), "chpst", &["-/", r, "-u", "rootonly-rrs", "/bin/probe"], &[]);
-    assert_eq!((code, out.as_str(), err.as_str()), (Some(0), "uid=4321 gid=4322 groups=4322 cwd=/ argv0=/bin/probe\n", ""));
-    let (code, out, _) = same(sb.path(), "chpst", &["-/", r, "-u", "rootonly-rrs:extragrp-rrs", "/bin/probe"], &[]);
-    assert_eq!((code, out.as_str()), (Some(0), "uid=4321 gid=4323 groups=4323 cwd=/ argv0=/bin/probe\n"));
+    let (code, out, err) = same(
+        sb.path(),
+        "chpst",
+        &["-/", r, "-u", "rootonly-rrs", "/bin/probe"],
+        &[],
+    );
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (
+            Some(0),
+            "uid=4321 gid=4322 groups=4322 cwd=/ argv0=/bin/probe\n",
+            ""
+        )
+    );
+    let (code, out, _) = same(
+        sb.path(),
+        "chpst",
+        &["-/", r, "-u", "rootonly-rrs:extragrp-rrs", "/bin/probe"],
+        &[],
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            Some(0),
+            "uid=4321 gid=4323 groups=4323 cwd=/ argv0=/bin/probe\n"
+        )
+    );
     // The host's root account does not exist in there.
-    let (code, out, err) = same(sb.path(), "chpst", &["-/", r, "-u", "root", "/bin/probe"], &[]);
-    assert_eq!((code, out.as_str(), err.as_str()), (Some(111), "", "chpst: fatal: unknown user/group: root\n"));
+    let (code, out, err) = same(
+        sb.path(),
+        "chpst",
+        &["-/", r, "-u", "root", "/bin/probe"],
+        &[],
+    );
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (Some(111), "", "chpst: fatal: unknown user/group: root\n")
+    );
     // The program is searched through chpst's PATH, inside the new root.
     let (code, out, _) = same(sb.path(), "chpst", &["-/", r, "probe"], &[("PATH", "/bin")]);
     let want = format!("uid=0 gid=0 {} cwd=/ argv0=probe\n", groups_of_self());
@@ -1182,25 +1897,56 @@ fn chroot_looks_accounts_up_inside_the_new_root_and_c_works_after_it() {
             &ours("chpst"),
             "chpst",
             sb.path(),
-            &["-/", r, "-C", pwd, "-u", "rootonly-rrs:extragrp-rrs:rootgrp-rrs", "/bin/probe"],
+            &[
+                "-/",
+                r,
+                "-C",
+                pwd,
+                "-u",
+                "rootonly-rrs:extragrp-rrs:rootgrp-rrs",
+                "/bin/probe",
+            ],
             &[],
         );
         assert_eq!(
             (code, out.as_str(), err.as_str()),
-            (Some(0), "uid=4321 gid=4323 groups=4322,4323 cwd=/home/x argv0=/bin/probe\n", ""),
+            (
+                Some(0),
+                "uid=4321 gid=4323 groups=4322,4323 cwd=/home/x argv0=/bin/probe\n",
+                ""
+            ),
             "-C {pwd}"
         );
     }
-    let (code, out, err) = run_as(&ours("chpst"), "chpst", sb.path(), &["-/", r, "-C", "/nowhere", "/bin/probe"], &[]);
+    let (code, out, err) = run_as(
+        &ours("chpst"),
+        "chpst",
+        sb.path(),
+        &["-/", r, "-C", "/nowhere", "/bin/probe"],
+        &[],
+    );
     assert_eq!(
         (code, out.as_str(), err.as_str()),
-        (Some(111), "", "chpst: fatal: unable to change directory: /nowhere: file does not exist\n")
+        (
+            Some(111),
+            "",
+            "chpst: fatal: unable to change directory: /nowhere: file does not exist\n"
+        )
     );
     // A missing root.
-    let (code, out, err) = same(sb.path(), "chpst", &["-/", "/nonexistent-rrs", "/bin/probe"], &[]);
+    let (code, out, err) = same(
+        sb.path(),
+        "chpst",
+        &["-/", "/nonexistent-rrs", "/bin/probe"],
+        &[],
+    );
     assert_eq!(
         (code, out.as_str(), err.as_str()),
-        (Some(111), "", "chpst: fatal: unable to change directory: /nonexistent-rrs: file does not exist\n")
+        (
+            Some(111),
+            "",
+            "chpst: fatal: unable to change directory: /nonexistent-rrs: file does not exist\n"
+        )
     );
 }
 
@@ -1210,22 +1956,43 @@ fn groups_of_self() -> String {
     let mut v = vec![0 as libc::gid_t; n.max(0) as usize];
     let n = unsafe { libc::getgroups(n, v.as_mut_ptr()) };
     v.truncate(n.max(0) as usize);
-    format!("groups={}", v.iter().map(|g| g.to_string()).collect::<Vec<_>>().join(","))
+    format!(
+        "groups={}",
+        v.iter()
+            .map(|g| g.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    )
 }
 
 // ---------------------------------------------------------------------------
 // Private mount namespaces for the fixed paths of runsvchdir and utmpset
 
 fn namespaces_work() -> bool {
-    let ok = is_root() && std::process::Command::new("unshare").args(["-m", "true"]).output().map(|o| o.status.success()).unwrap_or(false);
-    need(ok, "unshare -m does not work here (needs root and util-linux)")
+    let ok = is_root()
+        && std::process::Command::new("unshare")
+            .args(["-m", "true"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+    need(
+        ok,
+        "unshare -m does not work here (needs root and util-linux)",
+    )
 }
 
 /// Runs `bash -c script bash args...` in a new mount namespace.
 fn in_namespace(cwd: &Path, script: &str, args: &[&str], env: &[(&str, &str)]) -> Res {
     let mut all = vec!["-m", "bash", "-c", script, "bash"];
     all.extend_from_slice(args);
-    outcome(run_with(cwd, Path::new("/usr/bin/unshare"), None, &all, env, 10.0))
+    outcome(run_with(
+        cwd,
+        Path::new("/usr/bin/unshare"),
+        None,
+        &all,
+        env,
+        10.0,
+    ))
 }
 
 // ---------------------------------------------------------------------------
@@ -1245,8 +2012,16 @@ cd / || fail cd
 exec -a "$a0" "$p" "$@"
 "#;
 
-fn runsvchdir_ns(bin: &Path, workdir: Option<&Path>, argv0: &str, args: &[&str], env: &[(&str, &str)]) -> Res {
-    let w = workdir.map(|w| w.to_str().unwrap().to_owned()).unwrap_or_default();
+fn runsvchdir_ns(
+    bin: &Path,
+    workdir: Option<&Path>,
+    argv0: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Res {
+    let w = workdir
+        .map(|w| w.to_str().unwrap().to_owned())
+        .unwrap_or_default();
     let mut all = vec![w.as_str(), bin.to_str().unwrap(), argv0];
     all.extend_from_slice(args);
     in_namespace(Path::new("/"), RUNSVCHDIR_NS, &all, env)
@@ -1267,7 +2042,9 @@ fn tree(dir: &Path) -> Vec<(String, Option<String>)> {
         .map(|e| {
             let e = e.unwrap();
             let name = e.file_name().to_string_lossy().into_owned();
-            let target = fs::read_link(e.path()).ok().map(|t| t.to_string_lossy().into_owned());
+            let target = fs::read_link(e.path())
+                .ok()
+                .map(|t| t.to_string_lossy().into_owned());
             (name, target)
         })
         .collect();
@@ -1276,7 +2053,9 @@ fn tree(dir: &Path) -> Vec<(String, Option<String>)> {
 }
 
 fn link_target(dir: &Path, name: &str) -> Option<String> {
-    fs::read_link(dir.join(name)).ok().map(|t| t.to_string_lossy().into_owned())
+    fs::read_link(dir.join(name))
+        .ok()
+        .map(|t| t.to_string_lossy().into_owned())
 }
 
 /// Runs the same steps with ours and the reference, each in its own copy
@@ -1295,8 +2074,15 @@ fn runsvchdir_steps(sb: &Sandbox, setup: impl Fn(&Path), steps: &[&[&str]]) -> (
         let o = runsvchdir_ns(&ours("runsvchdir"), Some(&mine), "runsvchdir", step, &[]);
         if let Some(r) = &r {
             let t = runsvchdir_ns(r, Some(&theirs), "runsvchdir", step, &[]);
-            assert_eq!(o, t, "runsvchdir {step:?}: ours (left) vs reference (right)");
-            assert_eq!(tree(&mine), tree(&theirs), "after runsvchdir {step:?}: ours (left) vs reference (right)");
+            assert_eq!(
+                o, t,
+                "runsvchdir {step:?}: ours (left) vs reference (right)"
+            );
+            assert_eq!(
+                tree(&mine),
+                tree(&theirs),
+                "after runsvchdir {step:?}: ours (left) vs reference (right)"
+            );
         }
         results.push(o);
     }
@@ -1306,33 +2092,87 @@ fn runsvchdir_steps(sb: &Sandbox, setup: impl Fn(&Path), steps: &[&[&str]]) -> (
 #[test]
 fn runsvchdir_usage_exits_1() {
     let sb = Sandbox::new();
-    let bins: Vec<PathBuf> = std::iter::once(ours("runsvchdir")).chain(ref_runit("runsvchdir")).collect();
+    let bins: Vec<PathBuf> = std::iter::once(ours("runsvchdir"))
+        .chain(ref_runit("runsvchdir"))
+        .collect();
     for bin in &bins {
         let r = outcome(run_with(sb.path(), bin, Some("runsvchdir"), &[], &[], 10.0));
-        assert_eq!(r, (Some(1), String::new(), "usage: runsvchdir dir\n\n".to_owned()), "{}", bin.display());
+        assert_eq!(
+            r,
+            (
+                Some(1),
+                String::new(),
+                "usage: runsvchdir dir\n\n".to_owned()
+            ),
+            "{}",
+            bin.display()
+        );
         // PROG is argv[0] exactly as invoked.
-        let r = outcome(run_with(sb.path(), bin, Some("/x/y/runsvchdir"), &[], &[], 10.0));
-        assert_eq!(r, (Some(1), String::new(), "usage: /x/y/runsvchdir dir\n\n".to_owned()), "{}", bin.display());
+        let r = outcome(run_with(
+            sb.path(),
+            bin,
+            Some("/x/y/runsvchdir"),
+            &[],
+            &[],
+            10.0,
+        ));
+        assert_eq!(
+            r,
+            (
+                Some(1),
+                String::new(),
+                "usage: /x/y/runsvchdir dir\n\n".to_owned()
+            ),
+            "{}",
+            bin.display()
+        );
     }
     // The upstream self-check: found through PATH, empty environment.
     let dir = sb.path().join("bin");
     link_as(&dir, &ours("runsvchdir"), "runsvchdir");
     let path = format!("PATH={}:/usr/bin:/bin", dir.display());
-    let r = outcome(run_with(sb.path(), Path::new("/usr/bin/env"), None, &["-i", &path, "runsvchdir"], &[], 10.0));
-    assert_eq!(r, (Some(1), String::new(), "usage: runsvchdir dir\n\n".to_owned()));
+    let r = outcome(run_with(
+        sb.path(),
+        Path::new("/usr/bin/env"),
+        None,
+        &["-i", &path, "runsvchdir"],
+        &[],
+        10.0,
+    ));
+    assert_eq!(
+        r,
+        (
+            Some(1),
+            String::new(),
+            "usage: runsvchdir dir\n\n".to_owned()
+        )
+    );
 }
 
 #[test]
 fn runsvchdir_rejects_a_name_starting_with_a_dot() {
     let sb = Sandbox::new();
-    let bins: Vec<PathBuf> = std::iter::once(ours("runsvchdir")).chain(ref_runit("runsvchdir")).collect();
+    let bins: Vec<PathBuf> = std::iter::once(ours("runsvchdir"))
+        .chain(ref_runit("runsvchdir"))
+        .collect();
     for bin in &bins {
         for name in [".", "..", ".hidden"] {
             // The check comes before the chdir, so no namespace is needed.
-            let r = outcome(run_with(sb.path(), bin, Some("runsvchdir"), &[name], &[("RUNSVDIR", "/nonexistent")], 10.0));
+            let r = outcome(run_with(
+                sb.path(),
+                bin,
+                Some("runsvchdir"),
+                &[name],
+                &[("RUNSVDIR", "/nonexistent")],
+                10.0,
+            ));
             assert_eq!(
                 r,
-                (Some(111), String::new(), format!("runsvchdir: fatal: {name}: must not start with a dot.\n")),
+                (
+                    Some(111),
+                    String::new(),
+                    format!("runsvchdir: fatal: {name}: must not start with a dot.\n")
+                ),
                 "{}",
                 bin.display()
             );
@@ -1349,19 +2189,33 @@ fn runsvchdir_switches_current_and_previous() {
     let (res, dir) = runsvchdir_steps(
         &sb,
         runlevels,
-        &[&["single"], &["single"], &["default"], &["/etc/runit/runsvdir/single"], &["default", "ignored"]],
+        &[
+            &["single"],
+            &["single"],
+            &["default"],
+            &["/etc/runit/runsvdir/single"],
+            &["default", "ignored"],
+        ],
     );
     let ok = |s: &str| (Some(0), s.to_owned(), String::new());
     assert_eq!(res[0], ok("runsvchdir: single: now current.\n"));
     assert_eq!(res[1], ok("runsvchdir: single: current.\n"));
     assert_eq!(res[2], ok("runsvchdir: default: now current.\n"));
-    assert_eq!(res[3], ok("runsvchdir: /etc/runit/runsvdir/single: now current.\n"));
+    assert_eq!(
+        res[3],
+        ok("runsvchdir: /etc/runit/runsvdir/single: now current.\n")
+    );
     assert_eq!(res[4], ok("runsvchdir: default: now current.\n"));
     // The old `current` link itself became `previous`, with its absolute
     // target stored exactly as given; no current.new is left.
     assert_eq!(link_target(&dir, "current").as_deref(), Some("default"));
-    assert_eq!(link_target(&dir, "previous").as_deref(), Some("/etc/runit/runsvdir/single"));
-    assert!(!dir.join("current.new").exists() && fs::symlink_metadata(dir.join("current.new")).is_err());
+    assert_eq!(
+        link_target(&dir, "previous").as_deref(),
+        Some("/etc/runit/runsvdir/single")
+    );
+    assert!(
+        !dir.join("current.new").exists() && fs::symlink_metadata(dir.join("current.new")).is_err()
+    );
 }
 
 #[test]
@@ -1370,11 +2224,32 @@ fn runsvchdir_already_current_changes_nothing() {
         return;
     }
     let sb = Sandbox::new();
-    let (res, dir) = runsvchdir_steps(&sb, runlevels, &[&["default"], &["/etc/runit/runsvdir/default"]]);
-    assert_eq!(res[0], (Some(0), "runsvchdir: default: current.\n".to_owned(), String::new()));
-    assert_eq!(res[1], (Some(0), "runsvchdir: /etc/runit/runsvdir/default: current.\n".to_owned(), String::new()));
+    let (res, dir) = runsvchdir_steps(
+        &sb,
+        runlevels,
+        &[&["default"], &["/etc/runit/runsvdir/default"]],
+    );
+    assert_eq!(
+        res[0],
+        (
+            Some(0),
+            "runsvchdir: default: current.\n".to_owned(),
+            String::new()
+        )
+    );
+    assert_eq!(
+        res[1],
+        (
+            Some(0),
+            "runsvchdir: /etc/runit/runsvdir/default: current.\n".to_owned(),
+            String::new()
+        )
+    );
     assert_eq!(link_target(&dir, "current").as_deref(), Some("default"));
-    assert!(fs::symlink_metadata(dir.join("previous")).is_err(), "no previous was made");
+    assert!(
+        fs::symlink_metadata(dir.join("previous")).is_err(),
+        "no previous was made"
+    );
 }
 
 #[test]
@@ -1383,8 +2258,18 @@ fn runsvchdir_errors() {
         return;
     }
     let sb = Sandbox::new();
-    let (res, dir) = runsvchdir_steps(&sb, runlevels, &[&["nosuch"], &["afile"], &["/etc/runit/runsvdir/afile"]]);
-    let fatal = |s: &str| (Some(111), String::new(), format!("runsvchdir: fatal: {s}\n"));
+    let (res, dir) = runsvchdir_steps(
+        &sb,
+        runlevels,
+        &[&["nosuch"], &["afile"], &["/etc/runit/runsvdir/afile"]],
+    );
+    let fatal = |s: &str| {
+        (
+            Some(111),
+            String::new(),
+            format!("runsvchdir: fatal: {s}\n"),
+        )
+    };
     assert_eq!(res[0], fatal("nosuch: file does not exist"));
     assert_eq!(res[1], fatal("afilenot a directory."));
     assert_eq!(res[2], fatal("/etc/runit/runsvdir/afilenot a directory."));
@@ -1399,7 +2284,10 @@ fn runsvchdir_errors() {
         },
         &[&["single"]],
     );
-    assert_eq!(res[0], fatal("unable to stat: current: file does not exist"));
+    assert_eq!(
+        res[0],
+        fatal("unable to stat: current: file does not exist")
+    );
     // A stale current.new is replaced.
     let sb = Sandbox::new();
     let (res, dir) = runsvchdir_steps(
@@ -1410,13 +2298,27 @@ fn runsvchdir_errors() {
         },
         &[&["single"]],
     );
-    assert_eq!(res[0], (Some(0), "runsvchdir: single: now current.\n".to_owned(), String::new()));
+    assert_eq!(
+        res[0],
+        (
+            Some(0),
+            "runsvchdir: single: now current.\n".to_owned(),
+            String::new()
+        )
+    );
     assert_eq!(link_target(&dir, "current").as_deref(), Some("single"));
     // No working directory at all.
-    let bins: Vec<PathBuf> = std::iter::once(ours("runsvchdir")).chain(ref_runit("runsvchdir")).collect();
+    let bins: Vec<PathBuf> = std::iter::once(ours("runsvchdir"))
+        .chain(ref_runit("runsvchdir"))
+        .collect();
     for bin in &bins {
         let r = runsvchdir_ns(bin, None, "runsvchdir", &["single"], &[]);
-        assert_eq!(r, fatal("unable to chdir: /etc/runit/runsvdir: file does not exist"), "{}", bin.display());
+        assert_eq!(
+            r,
+            fatal("unable to chdir: /etc/runit/runsvdir: file does not exist"),
+            "{}",
+            bin.display()
+        );
     }
 }
 
@@ -1426,29 +2328,86 @@ fn runsvchdir_honours_runsvdir_but_the_2_1_2_reference_does_not() {
     let a = sb.path().join("a");
     runlevels(&a);
     let a_str = a.to_str().unwrap();
-    let r = outcome(run_with(sb.path(), &ours("runsvchdir"), Some("runsvchdir"), &["single"], &[("RUNSVDIR", a_str)], 10.0));
-    assert_eq!(r, (Some(0), "runsvchdir: single: now current.\n".to_owned(), String::new()));
+    let r = outcome(run_with(
+        sb.path(),
+        &ours("runsvchdir"),
+        Some("runsvchdir"),
+        &["single"],
+        &[("RUNSVDIR", a_str)],
+        10.0,
+    ));
+    assert_eq!(
+        r,
+        (
+            Some(0),
+            "runsvchdir: single: now current.\n".to_owned(),
+            String::new()
+        )
+    );
     assert_eq!(link_target(&a, "current").as_deref(), Some("single"));
     assert_eq!(link_target(&a, "previous").as_deref(), Some("default"));
-    let r = outcome(run_with(sb.path(), &ours("runsvchdir"), Some("runsvchdir"), &["single"], &[("RUNSVDIR", "/nonexistent-rrs")], 10.0));
-    assert_eq!(r, (Some(111), String::new(), "runsvchdir: fatal: unable to chdir: /nonexistent-rrs: file does not exist\n".to_owned()));
+    let r = outcome(run_with(
+        sb.path(),
+        &ours("runsvchdir"),
+        Some("runsvchdir"),
+        &["single"],
+        &[("RUNSVDIR", "/nonexistent-rrs")],
+        10.0,
+    ));
+    assert_eq!(
+        r,
+        (
+            Some(111),
+            String::new(),
+            "runsvchdir: fatal: unable to chdir: /nonexistent-rrs: file does not exist\n"
+                .to_owned()
+        )
+    );
     // 2.1.2 ignores $RUNSVDIR: with it pointing at `b`, it switches the
     // tree bound on /etc/runit/runsvdir instead (SPEC §12).
     if !namespaces_work() {
         return;
     }
-    let Some(rb) = ref_runit("runsvchdir") else { return };
+    let Some(rb) = ref_runit("runsvchdir") else {
+        return;
+    };
     let b = sb.path().join("b");
     let fixed = sb.path().join("fixed");
     runlevels(&b);
     runlevels(&fixed);
-    let r = runsvchdir_ns(&rb, Some(&fixed), "runsvchdir", &["single"], &[("RUNSVDIR", b.to_str().unwrap())]);
-    assert_eq!(r, (Some(0), "runsvchdir: single: now current.\n".to_owned(), String::new()));
+    let r = runsvchdir_ns(
+        &rb,
+        Some(&fixed),
+        "runsvchdir",
+        &["single"],
+        &[("RUNSVDIR", b.to_str().unwrap())],
+    );
+    assert_eq!(
+        r,
+        (
+            Some(0),
+            "runsvchdir: single: now current.\n".to_owned(),
+            String::new()
+        )
+    );
     assert_eq!(link_target(&fixed, "current").as_deref(), Some("single"));
     assert_eq!(link_target(&b, "current").as_deref(), Some("default"));
     // Ours in the same situation switches `b`.
-    let r = runsvchdir_ns(&ours("runsvchdir"), Some(&fixed), "runsvchdir", &["default"], &[("RUNSVDIR", b.to_str().unwrap())]);
-    assert_eq!(r, (Some(0), "runsvchdir: default: current.\n".to_owned(), String::new()));
+    let r = runsvchdir_ns(
+        &ours("runsvchdir"),
+        Some(&fixed),
+        "runsvchdir",
+        &["default"],
+        &[("RUNSVDIR", b.to_str().unwrap())],
+    );
+    assert_eq!(
+        r,
+        (
+            Some(0),
+            "runsvchdir: default: current.\n".to_owned(),
+            String::new()
+        )
+    );
     assert_eq!(link_target(&fixed, "current").as_deref(), Some("single"));
 }
 
@@ -1459,7 +2418,16 @@ const REC: usize = 384;
 
 /// A glibc x86-64 utmp record.
 #[allow(clippy::too_many_arguments)]
-fn utmp_record(kind: i16, pid: i32, line: &[u8], id: &[u8], user: &[u8], host: &[u8], secs: i32, usecs: i32) -> Vec<u8> {
+fn utmp_record(
+    kind: i16,
+    pid: i32,
+    line: &[u8],
+    id: &[u8],
+    user: &[u8],
+    host: &[u8],
+    secs: i32,
+    usecs: i32,
+) -> Vec<u8> {
     let mut r = vec![0u8; REC];
     r[0..2].copy_from_slice(&kind.to_le_bytes());
     r[4..8].copy_from_slice(&pid.to_le_bytes());
@@ -1486,8 +2454,26 @@ fn synthetic_utmp() -> Vec<u8> {
     [
         utmp_record(8, 100, b"tty9", b"9", b"", b"", 1_600_000_000, 1),
         utmp_record(7, 4241, b"tty1", b"1", b"alice", b"", 1_700_000_000, 2),
-        utmp_record(7, 4242, b"tty9", b"9", b"bob", b"somehost", 1_700_000_001, 123_456),
-        utmp_record(7, 4243, b"tty9", b"9b", b"carol", b"otherhost", 1_700_000_002, 4),
+        utmp_record(
+            7,
+            4242,
+            b"tty9",
+            b"9",
+            b"bob",
+            b"somehost",
+            1_700_000_001,
+            123_456,
+        ),
+        utmp_record(
+            7,
+            4243,
+            b"tty9",
+            b"9b",
+            b"carol",
+            b"otherhost",
+            1_700_000_002,
+            4,
+        ),
         utmp_record(7, 4244, line32(), b"p", b"dave", b"h", 1_700_000_003, 5),
     ]
     .concat()
@@ -1512,7 +2498,10 @@ struct Tmp {
 
 impl Tmp {
     fn new(dir: &Path, side: &str, utmp: Option<&[u8]>) -> Tmp {
-        let t = Tmp { utmp: dir.join(format!("utmp-{side}")), wtmp: dir.join(format!("wtmp-{side}")) };
+        let t = Tmp {
+            utmp: dir.join(format!("utmp-{side}")),
+            wtmp: dir.join(format!("wtmp-{side}")),
+        };
         if let Some(u) = utmp {
             fs::write(&t.utmp, u).unwrap();
         }
@@ -1521,7 +2510,11 @@ impl Tmp {
     }
 
     fn run(&self, bin: &Path, args: &[&str]) -> Res {
-        let mut all = vec![self.utmp.to_str().unwrap(), self.wtmp.to_str().unwrap(), bin.to_str().unwrap()];
+        let mut all = vec![
+            self.utmp.to_str().unwrap(),
+            self.wtmp.to_str().unwrap(),
+            bin.to_str().unwrap(),
+        ];
         all.extend_from_slice(args);
         in_namespace(Path::new("/"), UTMPSET_NS, &all, &[])
     }
@@ -1530,13 +2523,24 @@ impl Tmp {
 /// utmpdump's view of a file, with the time column dropped: one Vec of
 /// fields per record.
 fn dump(file: &Path) -> Vec<Vec<String>> {
-    let out = run(Path::new("/"), Path::new("/usr/bin/utmpdump"), &[file.to_str().unwrap()]);
-    assert!(out.status.success(), "utmpdump: {}", String::from_utf8_lossy(&out.stderr));
+    let out = run(
+        Path::new("/"),
+        Path::new("/usr/bin/utmpdump"),
+        &[file.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "utmpdump: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| {
             let inner = l.trim().trim_start_matches('[').trim_end_matches(']');
-            let mut f: Vec<String> = inner.split("] [").map(|s| s.trim_end().to_owned()).collect();
+            let mut f: Vec<String> = inner
+                .split("] [")
+                .map(|s| s.trim_end().to_owned())
+                .collect();
             f.pop(); // time
             f
         })
@@ -1548,7 +2552,10 @@ fn secs_of(rec: &[u8]) -> i64 {
 }
 
 fn now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// Runs `args` with ours and the reference on copies of `utmp`; compares
@@ -1560,8 +2567,16 @@ fn utmpset_both(sb: &Sandbox, utmp: &[u8], args: &[&str]) -> (Res, Tmp) {
         let theirs = Tmp::new(sb.path(), "ref", Some(utmp));
         let t = theirs.run(&r, args);
         assert_eq!(o, t, "utmpset {args:?}: ours (left) vs reference (right)");
-        assert_eq!(dump(&mine.utmp), dump(&theirs.utmp), "utmp after utmpset {args:?}: ours vs reference");
-        assert_eq!(dump(&mine.wtmp), dump(&theirs.wtmp), "wtmp after utmpset {args:?}: ours vs reference");
+        assert_eq!(
+            dump(&mine.utmp),
+            dump(&theirs.utmp),
+            "utmp after utmpset {args:?}: ours vs reference"
+        );
+        assert_eq!(
+            dump(&mine.wtmp),
+            dump(&theirs.wtmp),
+            "wtmp after utmpset {args:?}: ours vs reference"
+        );
     }
     (o, mine)
 }
@@ -1570,17 +2585,39 @@ fn utmpset_both(sb: &Sandbox, utmp: &[u8], args: &[&str]) -> (Res, Tmp) {
 fn utmpset_usage_and_version_exit_1() {
     let sb = Sandbox::new();
     let usage = "usage: utmpset [-w] line\n\n";
-    let bins: Vec<(bool, PathBuf)> = std::iter::once((true, ours("utmpset"))).chain(ref_runit("utmpset").map(|r| (false, r))).collect();
+    let bins: Vec<(bool, PathBuf)> = std::iter::once((true, ours("utmpset")))
+        .chain(ref_runit("utmpset").map(|r| (false, r)))
+        .collect();
     let mut seen = Vec::new();
     for (is_ours, bin) in &bins {
-        let go = |args: &[&str]| outcome(run_with(sb.path(), bin, Some("utmpset"), args, &[], 10.0));
-        let r = [go(&[]), go(&["-w"]), go(&["-V"]), go(&["-x", "tty1"]), go(&["-V", "tty1"])];
+        let go =
+            |args: &[&str]| outcome(run_with(sb.path(), bin, Some("utmpset"), args, &[], 10.0));
+        let r = [
+            go(&[]),
+            go(&["-w"]),
+            go(&["-V"]),
+            go(&["-x", "tty1"]),
+            go(&["-V", "tty1"]),
+        ];
         assert_eq!(r[0], (Some(1), String::new(), usage.to_owned()));
         assert_eq!(r[1], (Some(1), String::new(), usage.to_owned()));
-        assert_eq!(r[3], (Some(1), String::new(), format!("utmpset: illegal option -- x\n{usage}")));
+        assert_eq!(
+            r[3],
+            (
+                Some(1),
+                String::new(),
+                format!("utmpset: illegal option -- x\n{usage}")
+            )
+        );
         if *is_ours {
-            assert_eq!(r[2], (Some(1), String::new(), format!("{UTMPSET_ID_230}{usage}")));
-            assert_eq!(r[4], (Some(1), String::new(), format!("{UTMPSET_ID_230}{usage}")));
+            assert_eq!(
+                r[2],
+                (Some(1), String::new(), format!("{UTMPSET_ID_230}{usage}"))
+            );
+            assert_eq!(
+                r[4],
+                (Some(1), String::new(), format!("{UTMPSET_ID_230}{usage}"))
+            );
         }
         seen.push(r.map(|x| norm_res(&x)));
     }
@@ -1588,13 +2625,25 @@ fn utmpset_usage_and_version_exit_1() {
         assert_eq!(seen[0], seen[1], "ours vs reference");
     }
     // PROG in usage is argv[0] as invoked.
-    let r = outcome(run_with(sb.path(), &ours("utmpset"), Some("/sbin/utmpset"), &[], &[], 10.0));
+    let r = outcome(run_with(
+        sb.path(),
+        &ours("utmpset"),
+        Some("/sbin/utmpset"),
+        &[],
+        &[],
+        10.0,
+    ));
     assert_eq!(r.2, "usage: /sbin/utmpset [-w] line\n\n");
 }
 
 #[test]
 fn utmpset_marks_the_line_dead_and_appends_a_wtmp_record() {
-    if !namespaces_work() || !need(Path::new("/usr/bin/utmpdump").exists(), "utmpdump (util-linux) is missing") {
+    if !namespaces_work()
+        || !need(
+            Path::new("/usr/bin/utmpdump").exists(),
+            "utmpdump (util-linux) is missing",
+        )
+    {
         return;
     }
     let sb = Sandbox::new();
@@ -1620,7 +2669,10 @@ fn utmpset_marks_the_line_dead_and_appends_a_wtmp_record() {
     // wtmp: one logout record, pid 0, nothing but the line.
     let w = fs::read(&mine.wtmp).unwrap();
     assert_eq!(w.len(), REC);
-    assert_eq!(dump(&mine.wtmp), [["8", "00000", "", "", "tty9", "", "0.0.0.0"]]);
+    assert_eq!(
+        dump(&mine.wtmp),
+        [["8", "00000", "", "", "tty9", "", "0.0.0.0"]]
+    );
     assert!(secs_of(&w) >= before);
 }
 
@@ -1629,7 +2681,9 @@ fn utmpset_records_match_the_reference_byte_for_byte_apart_from_the_seconds() {
     if !namespaces_work() {
         return;
     }
-    let Some(r) = ref_runit("utmpset") else { return };
+    let Some(r) = ref_runit("utmpset") else {
+        return;
+    };
     let sb = Sandbox::new();
     let utmp = synthetic_utmp();
     let mine = Tmp::new(sb.path(), "ours", Some(&utmp));
@@ -1646,13 +2700,26 @@ fn utmpset_records_match_the_reference_byte_for_byte_apart_from_the_seconds() {
     // offsets 344..348), which the reference leaves as it was in utmp and
     // writes as 0 in wtmp, since runit stores only time(0) seconds.
     let mut problems = Vec::new();
-    for (what, m, t) in [("utmp", &mine.utmp, &theirs.utmp), ("wtmp", &mine.wtmp, &theirs.wtmp)] {
+    for (what, m, t) in [
+        ("utmp", &mine.utmp, &theirs.utmp),
+        ("wtmp", &mine.wtmp, &theirs.wtmp),
+    ] {
         let (m, t) = (mask(fs::read(m).unwrap()), mask(fs::read(t).unwrap()));
         if m.len() != t.len() {
-            problems.push(format!("{what}: {} bytes (ours) vs {} (reference)", m.len(), t.len()));
+            problems.push(format!(
+                "{what}: {} bytes (ours) vs {} (reference)",
+                m.len(),
+                t.len()
+            ));
         }
         for i in (0..m.len().min(t.len())).filter(|&i| m[i] != t[i]) {
-            problems.push(format!("{what}: record {} offset {}: {:#04x} (ours) vs {:#04x} (reference)", i / REC, i % REC, m[i], t[i]));
+            problems.push(format!(
+                "{what}: record {} offset {}: {:#04x} (ours) vs {:#04x} (reference)",
+                i / REC,
+                i % REC,
+                m[i],
+                t[i]
+            ));
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
@@ -1660,7 +2727,12 @@ fn utmpset_records_match_the_reference_byte_for_byte_apart_from_the_seconds() {
 
 #[test]
 fn utmpset_second_logout_finds_no_entry() {
-    if !namespaces_work() || !need(Path::new("/usr/bin/utmpdump").exists(), "utmpdump (util-linux) is missing") {
+    if !namespaces_work()
+        || !need(
+            Path::new("/usr/bin/utmpdump").exists(),
+            "utmpdump (util-linux) is missing",
+        )
+    {
         return;
     }
     let sb = Sandbox::new();
@@ -1672,16 +2744,43 @@ fn utmpset_second_logout_finds_no_entry() {
     ]
     .concat();
     let (r, mine) = utmpset_both(&sb, &utmp, &["-w", "tty9"]);
-    assert_eq!(r, (Some(111), String::new(), "utmpset: warning: unable to logout line tty9 in utmp: no such entry\n".to_owned()));
+    assert_eq!(
+        r,
+        (
+            Some(111),
+            String::new(),
+            "utmpset: warning: unable to logout line tty9 in utmp: no such entry\n".to_owned()
+        )
+    );
     assert_eq!(fs::read(&mine.utmp).unwrap(), utmp, "utmp unchanged");
-    assert_eq!(fs::read(&mine.wtmp).unwrap().len(), 0, "no wtmp record after a utmp failure");
+    assert_eq!(
+        fs::read(&mine.wtmp).unwrap().len(),
+        0,
+        "no wtmp record after a utmp failure"
+    );
     // Logged out by utmpset itself, then again.
-    let utmp = utmp_record(7, 4242, b"tty9", b"9", b"bob", b"somehost", 1_700_000_001, 0);
+    let utmp = utmp_record(
+        7,
+        4242,
+        b"tty9",
+        b"9",
+        b"bob",
+        b"somehost",
+        1_700_000_001,
+        0,
+    );
     let mine = Tmp::new(sb.path(), "twice", Some(&utmp));
-    assert_eq!(mine.run(&ours("utmpset"), &["tty9"]), (Some(0), String::new(), String::new()));
     assert_eq!(
         mine.run(&ours("utmpset"), &["tty9"]),
-        (Some(111), String::new(), "utmpset: warning: unable to logout line tty9 in utmp: no such entry\n".to_owned())
+        (Some(0), String::new(), String::new())
+    );
+    assert_eq!(
+        mine.run(&ours("utmpset"), &["tty9"]),
+        (
+            Some(111),
+            String::new(),
+            "utmpset: warning: unable to logout line tty9 in utmp: no such entry\n".to_owned()
+        )
     );
     // A prefix or an extension of the line does not match.
     for line in ["tty", "tty99"] {
@@ -1692,13 +2791,21 @@ fn utmpset_second_logout_finds_no_entry() {
 
 #[test]
 fn utmpset_without_w_leaves_wtmp_alone() {
-    if !namespaces_work() || !need(Path::new("/usr/bin/utmpdump").exists(), "utmpdump (util-linux) is missing") {
+    if !namespaces_work()
+        || !need(
+            Path::new("/usr/bin/utmpdump").exists(),
+            "utmpdump (util-linux) is missing",
+        )
+    {
         return;
     }
     let sb = Sandbox::new();
     let (r, mine) = utmpset_both(&sb, &synthetic_utmp(), &["tty1"]);
     assert_eq!(r, (Some(0), String::new(), String::new()));
-    assert_eq!(dump(&mine.utmp)[1], ["8", "04241", "1", "", "tty1", "", "10.0.0.1"]);
+    assert_eq!(
+        dump(&mine.utmp)[1],
+        ["8", "04241", "1", "", "tty1", "", "10.0.0.1"]
+    );
     assert_eq!(fs::read(&mine.wtmp).unwrap().len(), 0);
 }
 
@@ -1715,26 +2822,46 @@ fn utmpset_long_lines_2_3_0_vs_2_1_2() {
     let mine = Tmp::new(sb.path(), "ours33", Some(&utmp));
     assert_eq!(
         mine.run(&ours("utmpset"), &["-w", l33]),
-        (Some(111), String::new(), format!("utmpset: fatal: unable to logout line {l33} in utmp: name too long\n"))
+        (
+            Some(111),
+            String::new(),
+            format!("utmpset: fatal: unable to logout line {l33} in utmp: name too long\n")
+        )
     );
     assert_eq!(fs::read(&mine.utmp).unwrap(), utmp);
     assert_eq!(fs::read(&mine.wtmp).unwrap().len(), 0);
     // 32 bytes: 2.3.0 matches the unterminated field.
     let mine = Tmp::new(sb.path(), "ours32", Some(&utmp));
-    assert_eq!(mine.run(&ours("utmpset"), &["-w", l32]), (Some(0), String::new(), String::new()));
+    assert_eq!(
+        mine.run(&ours("utmpset"), &["-w", l32]),
+        (Some(0), String::new(), String::new())
+    );
     let after = fs::read(&mine.utmp).unwrap();
-    assert_eq!(i16::from_le_bytes([after[4 * REC], after[4 * REC + 1]]), 8, "dave's record is DEAD_PROCESS");
-    assert!(after[4 * REC + 44..4 * REC + 76].iter().all(|&b| b == 0), "user cleared");
+    assert_eq!(
+        i16::from_le_bytes([after[4 * REC], after[4 * REC + 1]]),
+        8,
+        "dave's record is DEAD_PROCESS"
+    );
+    assert!(
+        after[4 * REC + 44..4 * REC + 76].iter().all(|&b| b == 0),
+        "user cleared"
+    );
     let w = fs::read(&mine.wtmp).unwrap();
     assert_eq!(w.len(), REC);
     assert_eq!(&w[8..40], line32(), "wtmp line is the whole 32 bytes");
     // 2.1.2: neither matches (SPEC §12).
-    let Some(r) = ref_runit("utmpset") else { return };
+    let Some(r) = ref_runit("utmpset") else {
+        return;
+    };
     for line in [l33, l32] {
         let theirs = Tmp::new(sb.path(), "ref-long", Some(&utmp));
         assert_eq!(
             theirs.run(&r, &["-w", line]),
-            (Some(111), String::new(), format!("utmpset: warning: unable to logout line {line} in utmp: no such entry\n"))
+            (
+                Some(111),
+                String::new(),
+                format!("utmpset: warning: unable to logout line {line} in utmp: no such entry\n")
+            )
         );
         assert_eq!(fs::read(&theirs.utmp).unwrap(), utmp);
     }
@@ -1746,13 +2873,19 @@ fn utmpset_missing_utmp_is_fatal() {
         return;
     }
     let sb = Sandbox::new();
-    let bins: Vec<PathBuf> = std::iter::once(ours("utmpset")).chain(ref_runit("utmpset")).collect();
+    let bins: Vec<PathBuf> = std::iter::once(ours("utmpset"))
+        .chain(ref_runit("utmpset"))
+        .collect();
     for bin in &bins {
         let t = Tmp::new(sb.path(), "none", None);
         let _ = fs::remove_file(&t.utmp);
         assert_eq!(
             t.run(bin, &["-w", "tty9"]),
-            (Some(111), String::new(), "utmpset: fatal: unable to open /var/run/utmp: file does not exist\n".to_owned()),
+            (
+                Some(111),
+                String::new(),
+                "utmpset: fatal: unable to open /var/run/utmp: file does not exist\n".to_owned()
+            ),
             "{}",
             bin.display()
         );

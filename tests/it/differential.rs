@@ -13,7 +13,12 @@
 //! throttle), the scenarios avoid the difference rather than paper over it:
 //! no `d`/`x` is sent while a restart is being throttled.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use crate::sandbox::*;
 use std::fs;
@@ -96,7 +101,12 @@ impl Raw {
         if self.status.len() < 16 {
             return 0;
         }
-        u32::from_le_bytes([self.status[12], self.status[13], self.status[14], self.status[15]])
+        u32::from_le_bytes([
+            self.status[12],
+            self.status[13],
+            self.status[14],
+            self.status[15],
+        ])
     }
 
     /// True once `status` (written last, after `pid` and `stat`) agrees
@@ -113,7 +123,9 @@ impl Raw {
             _ => return false,
         };
         let s = self.stat.as_str();
-        if !s.ends_with('\n') || !(s.starts_with(&format!("{word}\n")) || s.starts_with(&format!("{word},"))) {
+        if !s.ends_with('\n')
+            || !(s.starts_with(&format!("{word}\n")) || s.starts_with(&format!("{word},")))
+        {
             return false;
         }
         if s.contains(", paused") != (st[16] != 0) || s.contains(", got TERM") != (st[18] != 0) {
@@ -162,7 +174,12 @@ impl Raw {
             flags.copy_from_slice(&self.status[16..20]);
         }
         let nanos = if self.status.len() >= 12 {
-            u32::from_be_bytes([self.status[8], self.status[9], self.status[10], self.status[11]])
+            u32::from_be_bytes([
+                self.status[8],
+                self.status[9],
+                self.status[10],
+                self.status[11],
+            ])
         } else {
             0
         };
@@ -195,7 +212,15 @@ impl Side {
     fn new(label: &'static str, bin: PathBuf) -> Side {
         let sb = Sandbox::new();
         let svc = sb.service(SVC, RUN_SLEEP);
-        Side { label, bin, sb, svc, runsv: None, prev_main: None, prev_log: None }
+        Side {
+            label,
+            bin,
+            sb,
+            svc,
+            runsv: None,
+            prev_main: None,
+            prev_log: None,
+        }
     }
 
     fn start(&mut self) {
@@ -220,10 +245,16 @@ impl Side {
 
     fn describe(&self) -> String {
         let m = read_raw(&self.sup());
-        let mut d = format!("{}: stat {:?} status {:02x?} pid {:?}", self.label, m.stat, m.status, m.pid_file);
+        let mut d = format!(
+            "{}: stat {:?} status {:02x?} pid {:?}",
+            self.label, m.stat, m.status, m.pid_file
+        );
         if self.has_log() {
             let l = read_raw(&self.log_sup());
-            d += &format!("; log stat {:?} status {:02x?} pid {:?}", l.stat, l.status, l.pid_file);
+            d += &format!(
+                "; log stat {:?} status {:02x?} pid {:?}",
+                l.stat, l.status, l.pid_file
+            );
         }
         d += &format!("; runsv stderr {:?}", self.stderr());
         d
@@ -239,7 +270,12 @@ impl Pair {
     /// `None` (test skipped) when the reference runsv is missing.
     fn new(setup: impl Fn(&Service)) -> Option<Pair> {
         let reference = ref_runit("runsv")?;
-        let pair = Pair { sides: [Side::new("reference", reference), Side::new("ours", ours("runsv"))] };
+        let pair = Pair {
+            sides: [
+                Side::new("reference", reference),
+                Side::new("ours", ours("runsv")),
+            ],
+        };
         for s in &pair.sides {
             setup(&s.svc);
         }
@@ -276,7 +312,11 @@ impl Pair {
                     break;
                 }
                 if Instant::now() > deadline {
-                    panic!("after {step}: {} did not settle within 10s; {}", s.label, s.describe());
+                    panic!(
+                        "after {step}: {} did not settle within 10s; {}",
+                        s.label,
+                        s.describe()
+                    );
                 }
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -321,7 +361,11 @@ impl Pair {
                     "after {step}: {} {what}: status pid of a dead process",
                     s.label
                 );
-                assert_eq!(snap.nanos_mod_1000, 500, "after {step}: {} {what}: TAI64N nanoseconds", s.label);
+                assert_eq!(
+                    snap.nanos_mod_1000, 500,
+                    "after {step}: {} {what}: TAI64N nanoseconds",
+                    s.label
+                );
                 assert!(
                     !matches!(snap.pid_file, PidFile::Other(_)),
                     "after {step}: {} {what}: pid file {:?} disagrees with status pid ({})",
@@ -331,7 +375,8 @@ impl Pair {
                 );
                 let running = snap.pid_field == PidField::Live;
                 assert!(
-                    snap.pid_file == PidFile::Absent || (snap.pid_file == PidFile::StatusPid) == running,
+                    snap.pid_file == PidFile::Absent
+                        || (snap.pid_file == PidFile::StatusPid) == running,
                     "after {step}: {} {what}: pid file {:?} but status pid field {:?}",
                     s.label,
                     snap.pid_file,
@@ -341,16 +386,28 @@ impl Pair {
             snaps.push((main, log));
         }
         let (r, o) = (&snaps[0], &snaps[1]);
-        assert_eq!(o.0, r.0, "after {step}: supervise/ differs (left: ours, right: reference)");
-        assert_eq!(o.1, r.1, "after {step}: log/supervise/ differs (left: ours, right: reference)");
+        assert_eq!(
+            o.0, r.0,
+            "after {step}: supervise/ differs (left: ours, right: reference)"
+        );
+        assert_eq!(
+            o.1, r.1,
+            "after {step}: log/supervise/ differs (left: ours, right: reference)"
+        );
     }
 
     fn main_pids(&self) -> [u32; 2] {
-        [read_raw(&self.sides[0].sup()).pid(), read_raw(&self.sides[1].sup()).pid()]
+        [
+            read_raw(&self.sides[0].sup()).pid(),
+            read_raw(&self.sides[1].sup()).pid(),
+        ]
     }
 
     fn log_pids(&self) -> [u32; 2] {
-        [read_raw(&self.sides[0].log_sup()).pid(), read_raw(&self.sides[1].log_sup()).pid()]
+        [
+            read_raw(&self.sides[0].log_sup()).pid(),
+            read_raw(&self.sides[1].log_sup()).pid(),
+        ]
     }
 
     /// Waits for both runsvs to exit and compares the exit codes.
@@ -365,13 +422,20 @@ impl Pair {
                     break st;
                 }
                 if Instant::now() > deadline {
-                    panic!("after {step}: {} runsv did not exit; {}", s.label, s.describe());
+                    panic!(
+                        "after {step}: {} runsv did not exit; {}",
+                        s.label,
+                        s.describe()
+                    );
                 }
                 std::thread::sleep(Duration::from_millis(5));
             };
             codes.push(st.code());
         }
-        assert_eq!(codes[1], codes[0], "after {step}: runsv exit code (left: ours, right: reference)");
+        assert_eq!(
+            codes[1], codes[0],
+            "after {step}: runsv exit code (left: ours, right: reference)"
+        );
         codes[0]
     }
 
@@ -379,7 +443,10 @@ impl Pair {
     fn same_stderr(&self, step: &str) -> String {
         let r = self.sides[0].stderr();
         let o = self.sides[1].stderr();
-        assert_eq!(o, r, "after {step}: runsv stderr (left: ours, right: reference)");
+        assert_eq!(
+            o, r,
+            "after {step}: runsv stderr (left: ours, right: reference)"
+        );
         r
     }
 }
@@ -406,7 +473,9 @@ fn differential_status_files_match_through_every_transition() {
 
     // Phase 1: a normally-up service.
     p.start();
-    p.settle("start", |m, l| stat_is(m, "run\n") && log_stat_is(l, "run\n"));
+    p.settle("start", |m, l| {
+        stat_is(m, "run\n") && log_stat_is(l, "run\n")
+    });
 
     p.control("d");
     p.settle("d", |m, _| stat_is(m, "down\n"));
@@ -420,14 +489,18 @@ fn differential_status_files_match_through_every_transition() {
     p.settle("p", |m, _| stat_is(m, "run, paused\n"));
     for s in &p.sides {
         let pid = read_raw(&s.sup()).pid();
-        wait_until(&format!("{}: ./run stopped by p", s.label), 5.0, || proc_state(pid) == Some('T'));
+        wait_until(&format!("{}: ./run stopped by p", s.label), 5.0, || {
+            proc_state(pid) == Some('T')
+        });
     }
 
     p.control("c");
     p.settle("c", |m, _| stat_is(m, "run\n"));
     for s in &p.sides {
         let pid = read_raw(&s.sup()).pid();
-        wait_until(&format!("{}: ./run continued by c", s.label), 5.0, || proc_state(pid).is_some_and(|c| c != 'T'));
+        wait_until(&format!("{}: ./run continued by c", s.label), 5.0, || {
+            proc_state(pid).is_some_and(|c| c != 'T')
+        });
     }
 
     p.control("o");
@@ -439,10 +512,20 @@ fn differential_status_files_match_through_every_transition() {
     // x while down, with a log service that ignores EOF: the log service's
     // want becomes exit, runsv closes the log pipe and waits for it.
     p.control("x");
-    p.settle("x while down", |m, l| stat_is(m, "down\n") && log_stat_is(l, "run, want exit\n"));
+    p.settle("x while down", |m, l| {
+        stat_is(m, "down\n") && log_stat_is(l, "run, want exit\n")
+    });
     for s in &p.sides {
-        wait_until(&format!("{}: log service saw EOF after x", s.label), 5.0, || s.svc.path("log/eof").exists());
-        assert!(s.runsv.as_ref().is_some_and(|g| alive(g.pid)), "{}: runsv exited while its log runs", s.label);
+        wait_until(
+            &format!("{}: log service saw EOF after x", s.label),
+            5.0,
+            || s.svc.path("log/eof").exists(),
+        );
+        assert!(
+            s.runsv.as_ref().is_some_and(|g| alive(g.pid)),
+            "{}: runsv exited while its log runs",
+            s.label
+        );
     }
     p.compare("x, log still running");
     for (s, pid) in p.sides.iter().zip(p.log_pids()) {
@@ -459,19 +542,29 @@ fn differential_status_files_match_through_every_transition() {
         s.runsv = None;
     }
     p.start();
-    p.settle("start with down file", |m, l| stat_is(m, "down\n") && log_stat_is(l, "run\n"));
+    p.settle("start with down file", |m, l| {
+        stat_is(m, "down\n") && log_stat_is(l, "run\n")
+    });
 
     p.control("u");
     p.settle("u", |m, _| stat_is(m, "run\n"));
 
     let before = p.main_pids();
     p.control("k");
-    p.settle("k", |m, _| stat_is(m, "run\n") && !before.contains(&m.pid()));
+    p.settle("k", |m, _| {
+        stat_is(m, "run\n") && !before.contains(&m.pid())
+    });
 
     p.control("x");
-    p.settle("x while running", |m, l| stat_is(m, "down\n") && log_stat_is(l, "run, want exit\n"));
+    p.settle("x while running", |m, l| {
+        stat_is(m, "down\n") && log_stat_is(l, "run, want exit\n")
+    });
     for s in &p.sides {
-        wait_until(&format!("{}: log service saw EOF after x", s.label), 5.0, || s.svc.path("log/eof").exists());
+        wait_until(
+            &format!("{}: log service saw EOF after x", s.label),
+            5.0,
+            || s.svc.path("log/eof").exists(),
+        );
     }
     for (s, pid) in p.sides.iter().zip(p.log_pids()) {
         assert_ne!(pid, 0, "{}: log pid", s.label);
@@ -481,7 +574,10 @@ fn differential_status_files_match_through_every_transition() {
     p.compare("runsv exited");
 
     let args: Vec<_> = p.sides.iter().map(|s| s.svc.lines("finish-args")).collect();
-    assert_eq!(args[1], args[0], "finish arguments (left: ours, right: reference)");
+    assert_eq!(
+        args[1], args[0],
+        "finish arguments (left: ours, right: reference)"
+    );
     assert_eq!(args[0], ["-1 15", "-1 15", "-1 9", "-1 15"]);
     p.same_stderr("the whole scenario");
 }
@@ -515,7 +611,9 @@ fn differential_status_files_match_for_got_term_finish_and_paused_states() {
     // A TERM must not land before the run script has set its trap.
     let ready = |p: &Pair, n: usize| {
         for s in &p.sides {
-            wait_until(&format!("{}: run script ready", s.label), 10.0, || s.svc.lines("ready").len() >= n);
+            wait_until(&format!("{}: run script ready", s.label), 10.0, || {
+                s.svc.lines("ready").len() >= n
+            });
         }
     };
     p.start();
@@ -523,13 +621,17 @@ fn differential_status_files_match_for_got_term_finish_and_paused_states() {
     ready(&p, 1);
 
     p.control("d");
-    p.settle("d, TERM ignored", |m, _| stat_is(m, "run, got TERM, want down\n"));
+    p.settle("d, TERM ignored", |m, _| {
+        stat_is(m, "run, got TERM, want down\n")
+    });
 
     p.control("k");
     p.settle("k", |m, _| stat_is(m, "finish, want down\n"));
 
     p.control("p");
-    p.settle("p during finish", |m, _| stat_is(m, "finish, paused, want down\n"));
+    p.settle("p during finish", |m, _| {
+        stat_is(m, "finish, paused, want down\n")
+    });
     p.control("c");
     p.settle("c during finish", |m, _| stat_is(m, "finish, want down\n"));
 
@@ -538,16 +640,25 @@ fn differential_status_files_match_for_got_term_finish_and_paused_states() {
     let finish = p.main_pids();
     p.control("k");
     p.control("p");
-    p.settle("k then p during finish", |m, _| stat_is(m, "down, paused\n"));
+    p.settle("k then p during finish", |m, _| {
+        stat_is(m, "down, paused\n")
+    });
     for (s, pid) in p.sides.iter().zip(finish) {
         assert!(alive(pid), "{}: k during finish killed ./finish", s.label);
-        assert_eq!(read_raw(&s.sup()).pid(), pid, "{}: status pid after k during finish", s.label);
+        assert_eq!(
+            read_raw(&s.sup()).pid(),
+            pid,
+            "{}: status pid after k during finish",
+            s.label
+        );
     }
 
     // When that finish ends, runit sees state != finish and runs ./finish
     // again, with the finish's own wait status.
     p.signal_main(libc::SIGTERM);
-    p.settle("finish ended after k", |m, _| stat_is(m, "finish, want down\n") && !finish.contains(&m.pid()));
+    p.settle("finish ended after k", |m, _| {
+        stat_is(m, "finish, want down\n") && !finish.contains(&m.pid())
+    });
     p.signal_main(libc::SIGTERM);
     p.settle("second finish ended", |m, _| stat_is(m, "down\n"));
 
@@ -558,20 +669,27 @@ fn differential_status_files_match_for_got_term_finish_and_paused_states() {
     ready(&p, 2);
 
     p.control("x");
-    p.settle("x, TERM ignored", |m, _| stat_is(m, "run, got TERM, want exit\n"));
+    p.settle("x, TERM ignored", |m, _| {
+        stat_is(m, "run, got TERM, want exit\n")
+    });
     // `k` forces the state down at once, so with want exit runsv exits
     // straight away: no reap, no ./finish, no last status write.
     let last = p.main_pids();
     p.control("k");
     assert_eq!(p.wait_exit("k with want exit"), Some(0));
     for (s, pid) in p.sides.iter().zip(last) {
-        wait_until(&format!("{}: ./run killed by k", s.label), 5.0, || !alive(pid));
+        wait_until(&format!("{}: ./run killed by k", s.label), 5.0, || {
+            !alive(pid)
+        });
     }
     // The status files are left as they were: they name a dead process.
     p.compare_stale("runsv exited after k with want exit");
 
     let args: Vec<_> = p.sides.iter().map(|s| s.svc.lines("finish-args")).collect();
-    assert_eq!(args[1], args[0], "finish arguments (left: ours, right: reference)");
+    assert_eq!(
+        args[1], args[0],
+        "finish arguments (left: ours, right: reference)"
+    );
     assert_eq!(args[0], ["-1 9", "-1 15"]);
     p.same_stderr("the whole scenario");
 }
@@ -588,15 +706,33 @@ fn differential_initial_state_with_down_files_matches() {
         return;
     };
     p.start();
-    p.settle("start", |m, l| stat_is(m, "down\n") && log_stat_is(l, "down\n"));
+    p.settle("start", |m, l| {
+        stat_is(m, "down\n") && log_stat_is(l, "down\n")
+    });
     for s in &p.sides {
-        assert!(!s.log_sup().join("pid").exists(), "{}: log/supervise/pid exists at start-up", s.label);
-        assert_eq!(s.svc.read("supervise/pid"), "", "{}: supervise/pid", s.label);
-        assert_eq!(&read_raw(&s.sup()).status[16..], &[0, b'd', 0, 0], "{}: status flags", s.label);
+        assert!(
+            !s.log_sup().join("pid").exists(),
+            "{}: log/supervise/pid exists at start-up",
+            s.label
+        );
+        assert_eq!(
+            s.svc.read("supervise/pid"),
+            "",
+            "{}: supervise/pid",
+            s.label
+        );
+        assert_eq!(
+            &read_raw(&s.sup()).status[16..],
+            &[0, b'd', 0, 0],
+            "{}: status flags",
+            s.label
+        );
     }
     // Nothing starts by itself.
     stays_false("a service started although down files exist", 0.3, || {
-        p.sides.iter().any(|s| read_raw(&s.sup()).pid() != 0 || read_raw(&s.log_sup()).pid() != 0)
+        p.sides
+            .iter()
+            .any(|s| read_raw(&s.sup()).pid() != 0 || read_raw(&s.log_sup()).pid() != 0)
     });
 
     // The log's pid file appears once the log service is started...
@@ -605,7 +741,11 @@ fn differential_initial_state_with_down_files_matches() {
     }
     p.settle("log u", |_, l| log_stat_is(l, "run\n"));
     for s in &p.sides {
-        assert!(s.log_sup().join("pid").exists(), "{}: log/supervise/pid after log u", s.label);
+        assert!(
+            s.log_sup().join("pid").exists(),
+            "{}: log/supervise/pid after log u",
+            s.label
+        );
     }
     // ...and `x` on the log service is ignored.
     for s in &p.sides {
@@ -634,9 +774,15 @@ fn differential_log_pid_file_is_absent_until_the_normally_down_log_first_starts(
         return;
     };
     p.start();
-    p.settle("start", |m, l| stat_is(m, "run\n") && log_stat_is(l, "down\n"));
+    p.settle("start", |m, l| {
+        stat_is(m, "run\n") && log_stat_is(l, "down\n")
+    });
     for s in &p.sides {
-        assert!(!s.log_sup().join("pid").exists(), "{}: log/supervise/pid exists before the log ran", s.label);
+        assert!(
+            !s.log_sup().join("pid").exists(),
+            "{}: log/supervise/pid exists before the log ran",
+            s.label
+        );
     }
     for s in &p.sides {
         s.svc.log_control("o");
@@ -647,7 +793,12 @@ fn differential_log_pid_file_is_absent_until_the_normally_down_log_first_starts(
     }
     p.settle("log d", |_, l| log_stat_is(l, "down\n"));
     for s in &p.sides {
-        assert_eq!(s.svc.read("log/supervise/pid"), "", "{}: log pid file after log d", s.label);
+        assert_eq!(
+            s.svc.read("log/supervise/pid"),
+            "",
+            "{}: log pid file after log d",
+            s.label
+        );
     }
 }
 
@@ -656,13 +807,20 @@ fn differential_log_pid_file_is_absent_until_the_normally_down_log_first_starts(
 
 /// Runs `bin args...` (argv[0] = `argv0` if given) to completion within
 /// 10 s: exit code, stdout, stderr.
-fn run_to_end(cwd: &Path, bin: &Path, argv0: Option<&str>, args: &[&str]) -> (Option<i32>, String, String) {
+fn run_to_end(
+    cwd: &Path,
+    bin: &Path,
+    argv0: Option<&str>,
+    args: &[&str],
+) -> (Option<i32>, String, String) {
     outcome(run_with(cwd, bin, argv0, args, &[], 10.0))
 }
 
 #[test]
 fn differential_usage_messages_match() {
-    let Some(reference) = ref_runit("runsv") else { return };
+    let Some(reference) = ref_runit("runsv") else {
+        return;
+    };
     let sb = Sandbox::new();
     for args in [&[][..], &["a", "b"][..], &["a", "b", "c"][..]] {
         let mut by_path = Vec::new();
@@ -675,9 +833,15 @@ fn differential_usage_messages_match() {
             assert_eq!(out, "", "usage on stdout");
             by_name.push((code, err));
         }
-        assert_eq!(by_path[1], by_path[0], "usage by absolute path, argv0 masked, args {args:?} (left: ours)");
+        assert_eq!(
+            by_path[1], by_path[0],
+            "usage by absolute path, argv0 masked, args {args:?} (left: ours)"
+        );
         assert_eq!(by_path[0], (Some(1), "usage: ARGV0 dir\n\n".to_owned()));
-        assert_eq!(by_name[1], by_name[0], "usage with argv0 runsv, args {args:?} (left: ours)");
+        assert_eq!(
+            by_name[1], by_name[0],
+            "usage with argv0 runsv, args {args:?} (left: ours)"
+        );
         assert_eq!(by_name[0], (Some(1), "usage: runsv dir\n\n".to_owned()));
     }
 }
@@ -714,15 +878,27 @@ fn same_messages(setup: impl Fn(&Sandbox), ending: Ending) -> Option<(Option<i32
         };
         seen.push(got);
     }
-    assert_eq!(seen[1], seen[0], "runsv messages (left: ours, right: reference)");
+    assert_eq!(
+        seen[1], seen[0],
+        "runsv messages (left: ours, right: reference)"
+    );
     Some(seen.swap_remove(0))
 }
 
 #[test]
 fn differential_message_dir_is_a_file() {
-    let got = same_messages(|sb| fs::write(sb.path().join(SVC), "").unwrap(), Ending::Exits);
+    let got = same_messages(
+        |sb| fs::write(sb.path().join(SVC), "").unwrap(),
+        Ending::Exits,
+    );
     if let Some(got) = got {
-        assert_eq!(got, (Some(111), "runsv svc: fatal: unable to change to directory: not a directory\n".into()));
+        assert_eq!(
+            got,
+            (
+                Some(111),
+                "runsv svc: fatal: unable to change to directory: not a directory\n".into()
+            )
+        );
     }
 }
 
@@ -730,7 +906,13 @@ fn differential_message_dir_is_a_file() {
 fn differential_message_dir_does_not_exist() {
     let got = same_messages(|_| {}, Ending::Exits);
     if let Some(got) = got {
-        assert_eq!(got, (Some(111), "runsv svc: fatal: unable to change to directory: file does not exist\n".into()));
+        assert_eq!(
+            got,
+            (
+                Some(111),
+                "runsv svc: fatal: unable to change to directory: file does not exist\n".into()
+            )
+        );
     }
 }
 
@@ -743,13 +925,21 @@ fn differential_message_control_is_a_regular_file() {
         Ending::Exits,
     );
     if let Some(got) = got {
-        assert_eq!(got, (Some(111), "runsv svc: fatal: supervise/control exists but is not a fifo\n".into()));
+        assert_eq!(
+            got,
+            (
+                Some(111),
+                "runsv svc: fatal: supervise/control exists but is not a fifo\n".into()
+            )
+        );
     }
 }
 
 #[test]
 fn differential_message_log_is_a_regular_file_and_runsv_runs_without_log() {
-    let Some(reference) = ref_runit("runsv") else { return };
+    let Some(reference) = ref_runit("runsv") else {
+        return;
+    };
     let mut seen = Vec::new();
     for bin in [reference, ours("runsv")] {
         let sb = Sandbox::new();
@@ -763,12 +953,20 @@ fn differential_message_log_is_a_regular_file_and_runsv_runs_without_log() {
         seen.push((st.code(), g.stderr()));
     }
     assert_eq!(seen[1], seen[0], "left: ours, right: reference");
-    assert_eq!(seen[0], (Some(0), "runsv svc: warning: ./log: not a directory.\n".into()));
+    assert_eq!(
+        seen[0],
+        (
+            Some(0),
+            "runsv svc: warning: ./log: not a directory.\n".into()
+        )
+    );
 }
 
 #[test]
 fn differential_message_second_runsv_on_a_locked_dir() {
-    let Some(reference) = ref_runit("runsv") else { return };
+    let Some(reference) = ref_runit("runsv") else {
+        return;
+    };
     let mut seen = Vec::new();
     for bin in [reference, ours("runsv")] {
         let sb = Sandbox::new();
@@ -780,7 +978,13 @@ fn differential_message_second_runsv_on_a_locked_dir() {
         seen.push((code, err));
     }
     assert_eq!(seen[1], seen[0], "left: ours, right: reference");
-    assert_eq!(seen[0], (Some(111), "runsv svc: fatal: unable to lock supervise/lock: temporary failure\n".into()));
+    assert_eq!(
+        seen[0],
+        (
+            Some(111),
+            "runsv svc: fatal: unable to lock supervise/lock: temporary failure\n".into()
+        )
+    );
 }
 
 #[test]
@@ -792,7 +996,10 @@ fn differential_message_missing_run() {
         Ending::FirstLine,
     );
     if let Some(got) = got {
-        assert_eq!(got.1, "runsv svc: fatal: unable to start ./run: file does not exist\n");
+        assert_eq!(
+            got.1,
+            "runsv svc: fatal: unable to start ./run: file does not exist\n"
+        );
     }
 }
 
@@ -806,7 +1013,10 @@ fn differential_message_run_not_executable() {
         Ending::FirstLine,
     );
     if let Some(got) = got {
-        assert_eq!(got.1, "runsv svc: fatal: unable to start ./run: access denied\n");
+        assert_eq!(
+            got.1,
+            "runsv svc: fatal: unable to start ./run: access denied\n"
+        );
     }
 }
 
@@ -814,7 +1024,9 @@ fn differential_message_run_not_executable() {
 fn differential_message_finish_readable_but_not_executable() {
     // Normally down; `o` runs ./run once, ./finish cannot be exec'd, the
     // service goes down as usual, and `x` ends runsv.
-    let Some(reference) = ref_runit("runsv") else { return };
+    let Some(reference) = ref_runit("runsv") else {
+        return;
+    };
     let mut seen = Vec::new();
     for bin in [reference, ours("runsv")] {
         let sb = Sandbox::new();
@@ -824,7 +1036,9 @@ fn differential_message_finish_readable_but_not_executable() {
         let mut g = start_runsv(&bin, &sb, SVC);
         svc.wait_stat("down\n");
         svc.control("o");
-        wait_until("the finish exec failure", 10.0, || g.stderr().contains('\n'));
+        wait_until("the finish exec failure", 10.0, || {
+            g.stderr().contains('\n')
+        });
         svc.wait_stat("down\n");
         svc.control("x");
         let st = g.wait_exit(10.0);
@@ -832,7 +1046,10 @@ fn differential_message_finish_readable_but_not_executable() {
     }
     assert_eq!(seen[1], seen[0], "left: ours, right: reference");
     assert_eq!(seen[0].0, Some(0));
-    assert_eq!(seen[0].1, "runsv svc: fatal: unable to start ./finish: access denied\n");
+    assert_eq!(
+        seen[0].1,
+        "runsv svc: fatal: unable to start ./finish: access denied\n"
+    );
 }
 
 #[test]
@@ -844,7 +1061,10 @@ fn differential_message_log_run_missing() {
         Ending::FirstLine,
     );
     if let Some(got) = got {
-        assert_eq!(got.1, "runsv svc: fatal: unable to start log/./run: file does not exist\n");
+        assert_eq!(
+            got.1,
+            "runsv svc: fatal: unable to start log/./run: file does not exist\n"
+        );
     }
 }
 
@@ -868,7 +1088,9 @@ fn differential_finish_arguments_for_exit_kill_term_and_exec_failure() {
     // exit 3
     p.control("o");
     for s in &p.sides {
-        wait_until(&format!("{}: finish after exit 3", s.label), 10.0, || args_are(1)(s));
+        wait_until(&format!("{}: finish after exit 3", s.label), 10.0, || {
+            args_are(1)(s)
+        });
     }
     p.settle("./run exited 3", |m, _| stat_is(m, "down\n"));
 
@@ -878,7 +1100,9 @@ fn differential_finish_arguments_for_exit_kill_term_and_exec_failure() {
     p.settle("o", |m, _| stat_is(m, "run, want down\n"));
     p.control("k");
     for s in &p.sides {
-        wait_until(&format!("{}: finish after k", s.label), 10.0, || args_are(2)(s));
+        wait_until(&format!("{}: finish after k", s.label), 10.0, || {
+            args_are(2)(s)
+        });
     }
     p.settle("k", |m, _| stat_is(m, "down\n"));
 
@@ -887,7 +1111,9 @@ fn differential_finish_arguments_for_exit_kill_term_and_exec_failure() {
     p.settle("o", |m, _| stat_is(m, "run, want down\n"));
     p.control("t");
     for s in &p.sides {
-        wait_until(&format!("{}: finish after t", s.label), 10.0, || args_are(3)(s));
+        wait_until(&format!("{}: finish after t", s.label), 10.0, || {
+            args_are(3)(s)
+        });
     }
     p.settle("t", |m, _| stat_is(m, "down\n"));
 
@@ -895,17 +1121,27 @@ fn differential_finish_arguments_for_exit_kill_term_and_exec_failure() {
     p.each(|s| fs::set_permissions(s.svc.path("run"), fs::Permissions::from_mode(0o644)).unwrap());
     p.control("o");
     for s in &p.sides {
-        wait_until(&format!("{}: finish after exec failure", s.label), 10.0, || args_are(4)(s));
+        wait_until(
+            &format!("{}: finish after exec failure", s.label),
+            10.0,
+            || args_are(4)(s),
+        );
     }
     p.settle("exec failure", |m, _| stat_is(m, "down\n"));
 
     p.control("x");
     assert_eq!(p.wait_exit("x"), Some(0));
     let args: Vec<_> = p.sides.iter().map(|s| s.svc.lines("finish-args")).collect();
-    assert_eq!(args[1], args[0], "finish arguments (left: ours, right: reference)");
+    assert_eq!(
+        args[1], args[0],
+        "finish arguments (left: ours, right: reference)"
+    );
     assert_eq!(args[0], ["3 0", "-1 9", "-1 15", "111 0"]);
     let err = p.same_stderr("exec failure");
-    assert_eq!(err, "runsv svc: fatal: unable to start ./run: access denied\n");
+    assert_eq!(
+        err,
+        "runsv svc: fatal: unable to start ./run: access denied\n"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -939,7 +1175,9 @@ fn differential_log_control_that_is_not_a_fifo_is_fatal_as_in_2_3_0_only() {
     // SPEC §12: 2.1.2 stat'ed supervise/control instead of
     // log/supervise/control, so the reference misses this; 2.3.0 (ours)
     // refuses to start.
-    let Some(reference) = ref_runit("runsv") else { return };
+    let Some(reference) = ref_runit("runsv") else {
+        return;
+    };
     let mut seen = Vec::new();
     for bin in [reference, ours("runsv")] {
         let sb = Sandbox::new();
@@ -948,17 +1186,30 @@ fn differential_log_control_that_is_not_a_fifo_is_fatal_as_in_2_3_0_only() {
         svc.file("log/supervise/control", "");
         let mut g = start_runsv(&bin, &sb, SVC);
         let exited = wait_for("runsv to start the service or exit", 10.0, || {
-            if let Some(st) = g.child.as_mut().expect("child").try_wait().expect("try_wait") {
+            if let Some(st) = g
+                .child
+                .as_mut()
+                .expect("child")
+                .try_wait()
+                .expect("try_wait")
+            {
                 return Some(Some(st.code()));
             }
             (svc.stat() == "run\n" && svc.log_stat() == "run\n").then_some(None)
         });
         seen.push((exited, g.stderr()));
     }
-    assert_eq!(seen[0], (None, String::new()), "reference (2.1.2) runs with the log control file");
+    assert_eq!(
+        seen[0],
+        (None, String::new()),
+        "reference (2.1.2) runs with the log control file"
+    );
     assert_eq!(
         seen[1],
-        (Some(Some(111)), "runsv svc: fatal: log/supervise/control exists but is not a fifo\n".to_owned()),
+        (
+            Some(Some(111)),
+            "runsv svc: fatal: log/supervise/control exists but is not a fifo\n".to_owned()
+        ),
         "ours (2.3.0)"
     );
 }

@@ -10,18 +10,40 @@ fn example_tree_tour_shows_restart_control_and_logging() {
         repo,
         &repo.join("scripts/run-example"),
         &["--tour"],
-        &[("BIN", ours("runsvdir").parent().and_then(Path::to_str).expect("utf-8 path"))],
+        &[(
+            "BIN",
+            ours("runsvdir")
+                .parent()
+                .and_then(Path::to_str)
+                .expect("utf-8 path"),
+        )],
     );
     let text = String::from_utf8_lossy(&out.stdout);
     let err = String::from_utf8_lossy(&out.stderr);
     let _ = &err;
-    assert_eq!(out.status.code(), Some(0), "stdout:\n{text}\nstderr:\n{err}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout:\n{text}\nstderr:\n{err}"
+    );
     assert!(text.contains("ok: down: clock: 0s, normally up"), "{text}");
-    assert!(text.contains(": (pid ") && text.contains("s, normally down, want down"), "once: {text}");
-    assert!(text.contains("clock: started as pid"), "log collected: {text}");
+    assert!(
+        text.contains(": (pid ") && text.contains("s, normally down, want down"),
+        "once: {text}"
+    );
+    assert!(
+        text.contains("clock: started as pid"),
+        "log collected: {text}"
+    );
     // Service stderr goes to runsvdir's log, in its argv: the finish line
     // shows up there (or, scrolled, in part).
     assert!(text.contains("runsvdir -P"), "{text}");
-    assert!(text.contains("run: hello: (pid "), "new service picked up: {text}");
-    assert!(text.ends_with("== runsvdir and every runsv have exited\n"), "{text}");
+    assert!(
+        text.contains("run: hello: (pid "),
+        "new service picked up: {text}"
+    );
+    assert!(
+        text.ends_with("== runsvdir and every runsv have exited\n"),
+        "{text}"
+    );
 }

@@ -10,7 +10,12 @@
 //! The last group checks that the reference runsv and ours exclude each
 //! other through `supervise/lock` and `log/supervise/lock`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use crate::sandbox::*;
 use std::fs;
@@ -63,11 +68,20 @@ fn mask(text: &str, sandbox: &Path) -> String {
 fn interop_mask_hides_only_pids_and_durations() {
     let sb = Path::new("/tmp/x1");
     assert_eq!(
-        mask("run: /tmp/x1/svc: (pid 123) 45s; run: log: (pid 6) 7s\n", sb),
+        mask(
+            "run: /tmp/x1/svc: (pid 123) 45s; run: log: (pid 6) 7s\n",
+            sb
+        ),
         "run: SB/svc: (pid N) Ns; run: log: (pid N) Ns\n"
     );
-    assert_eq!(mask("down: s2: 10s, normally up\n", sb), "down: s2: Ns, normally up\n");
-    assert_eq!(mask("svc: up (pid 99) 3 seconds, paused\n", sb), "svc: up (pid N) N seconds, paused\n");
+    assert_eq!(
+        mask("down: s2: 10s, normally up\n", sb),
+        "down: s2: Ns, normally up\n"
+    );
+    assert_eq!(
+        mask("svc: up (pid 99) 3 seconds, paused\n", sb),
+        "svc: up (pid N) N seconds, paused\n"
+    );
     assert_eq!(mask("usr1 2 x3s 42\n", sb), "usr1 2 x3s 42\n");
 }
 
@@ -120,12 +134,16 @@ impl Side {
     /// running process in all three files; returns its pid.
     fn wait_running(&self, n: usize) -> u32 {
         let pid = self.svc.wait_recorder(n);
-        wait_until(&format!("{}: start {n} (pid {pid}) recorded", self.label), 10.0, || {
-            let stat = self.svc.stat();
-            self.svc.pid() == Some(pid)
-                && stat.starts_with("run")
-                && status_agrees(&stat, &self.svc.status(), Some(pid))
-        });
+        wait_until(
+            &format!("{}: start {n} (pid {pid}) recorded", self.label),
+            10.0,
+            || {
+                let stat = self.svc.stat();
+                self.svc.pid() == Some(pid)
+                    && stat.starts_with("run")
+                    && status_agrees(&stat, &self.svc.status(), Some(pid))
+            },
+        );
         pid
     }
 }
@@ -158,7 +176,12 @@ fn pair(setup: impl Fn(&Service)) -> Option<[Side; 2]> {
         let svc = sb.service(SVC, SIGNAL_RECORDER);
         setup(&svc);
         let runsv = start_runsv(&bin, &sb, SVC);
-        Side { label, sb, svc, runsv }
+        Side {
+            label,
+            sb,
+            svc,
+            runsv,
+        }
     };
     Some([mk("reference", reference), mk("ours", ours("runsv"))])
 }
@@ -182,7 +205,10 @@ fn sv_both(sides: &[Side; 2], args: &[&str]) -> (Option<i32>, String, String) {
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("sv thread")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("sv thread"))
+            .collect()
     });
     assert_eq!(
         results[1],
@@ -212,7 +238,11 @@ fn interop_sv_status_down_up_once_drive_our_runsv_like_the_reference() {
         s.wait_running(1);
         wait_until(&format!("{}: log running", s.label), 10.0, || {
             s.svc.log_stat() == "run\n"
-                && status_agrees("run\n", &fs::read(s.svc.path("log/supervise/status")).unwrap_or_default(), None)
+                && status_agrees(
+                    "run\n",
+                    &fs::read(s.svc.path("log/supervise/status")).unwrap_or_default(),
+                    None,
+                )
         });
     }
 
@@ -223,10 +253,15 @@ fn interop_sv_status_down_up_once_drive_our_runsv_like_the_reference() {
     assert_eq!(got, ok("ok: down: SB/svc: Ns, normally up\n"));
     for s in &sides {
         assert_eq!(s.svc.stat(), "down\n", "{}", s.label);
-        wait_until(&format!("{}: TERM recorded", s.label), 5.0, || s.sigs("TERM") == 1);
+        wait_until(&format!("{}: TERM recorded", s.label), 5.0, || {
+            s.sigs("TERM") == 1
+        });
     }
     let got = sv_both(&sides, &["status"]);
-    assert_eq!(got, ok("down: SB/svc: Ns, normally up; run: log: (pid N) Ns\n"));
+    assert_eq!(
+        got,
+        ok("down: SB/svc: Ns, normally up; run: log: (pid N) Ns\n")
+    );
 
     // The recorder ran for less than a second: both throttle the restart.
     let got = sv_both(&sides, &["-w", "5", "up"]);
@@ -237,10 +272,18 @@ fn interop_sv_status_down_up_once_drive_our_runsv_like_the_reference() {
     assert_eq!(got, ok("ok: run: SB/svc: (pid N) Ns, want down\n"));
     for (s, pid) in sides.iter().zip(&pids) {
         assert_eq!(s.svc.stat(), "run, want down\n", "{}", s.label);
-        assert_eq!(s.svc.pid(), Some(*pid), "{}: once restarted the service", s.label);
+        assert_eq!(
+            s.svc.pid(),
+            Some(*pid),
+            "{}: once restarted the service",
+            s.label
+        );
     }
     let got = sv_both(&sides, &["status"]);
-    assert_eq!(got, ok("run: SB/svc: (pid N) Ns, want down; run: log: (pid N) Ns\n"));
+    assert_eq!(
+        got,
+        ok("run: SB/svc: (pid N) Ns, want down; run: log: (pid N) Ns\n")
+    );
 
     // `sv down` after `once`: want is already d but got TERM is not set, so
     // d is sent again and the service stops.
@@ -255,14 +298,22 @@ fn interop_sv_status_down_up_once_drive_our_runsv_like_the_reference() {
         assert_eq!(s.svc.stat(), "run, want down\n", "{}", s.label);
     }
     let got = sv_both(&sides, &["status"]);
-    assert_eq!(got, ok("run: SB/svc: (pid N) Ns, want down; run: log: (pid N) Ns\n"));
+    assert_eq!(
+        got,
+        ok("run: SB/svc: (pid N) Ns, want down; run: log: (pid N) Ns\n")
+    );
     // `up` on a service that runs with want down: only want changes. (Not
     // with -w: the "u" condition is met before runsv has read the byte.)
     let got = sv_both(&sides, &["up"]);
     assert_eq!(got, ok(""));
     for s in &sides {
         s.wait_stat("run\n");
-        assert_eq!(s.starts(), 3, "{}: up on a running service restarted it", s.label);
+        assert_eq!(
+            s.starts(),
+            3,
+            "{}: up on a running service restarted it",
+            s.label
+        );
     }
     let got = sv_both(&sides, &["status"]);
     assert_eq!(got, ok("run: SB/svc: (pid N) Ns; run: log: (pid N) Ns\n"));
@@ -277,31 +328,51 @@ fn interop_sv_pause_cont_and_signal_commands_reach_our_service() {
     assert_eq!(got, ok("ok: run: SB/svc: (pid N) Ns, paused\n"));
     for (s, pid) in sides.iter().zip(&pids) {
         assert_eq!(s.svc.stat(), "run, paused\n", "{}", s.label);
-        wait_until(&format!("{}: recorder stopped", s.label), 5.0, || proc_state(*pid) == Some('T'));
+        wait_until(&format!("{}: recorder stopped", s.label), 5.0, || {
+            proc_state(*pid) == Some('T')
+        });
     }
 
     let got = sv_both(&sides, &["-w", "5", "cont"]);
     assert_eq!(got, ok("ok: run: SB/svc: (pid N) Ns\n"));
     for (s, pid) in sides.iter().zip(&pids) {
-        wait_until(&format!("{}: CONT recorded", s.label), 5.0, || s.sigs("CONT") == 1);
+        wait_until(&format!("{}: CONT recorded", s.label), 5.0, || {
+            s.sigs("CONT") == 1
+        });
         assert_ne!(proc_state(*pid), Some('T'), "{}: still stopped", s.label);
     }
 
-    for (cmd, sig) in
-        [("hup", "HUP"), ("alarm", "ALRM"), ("interrupt", "INT"), ("quit", "QUIT"), ("1", "USR1"), ("2", "USR2")]
-    {
+    for (cmd, sig) in [
+        ("hup", "HUP"),
+        ("alarm", "ALRM"),
+        ("interrupt", "INT"),
+        ("quit", "QUIT"),
+        ("1", "USR1"),
+        ("2", "USR2"),
+    ] {
         let got = sv_both(&sides, &["-w", "5", cmd]);
         assert_eq!(got, ok("ok: run: SB/svc: (pid N) Ns\n"), "sv {cmd}");
         for s in &sides {
-            wait_until(&format!("{}: {sig} recorded after sv {cmd}", s.label), 5.0, || s.sigs(sig) == 1);
+            wait_until(
+                &format!("{}: {sig} recorded after sv {cmd}", s.label),
+                5.0,
+                || s.sigs(sig) == 1,
+            );
         }
     }
     // Also without -w: nothing printed, exit 0, signal delivered.
     let got = sv_both(&sides, &["hup"]);
     assert_eq!(got, ok(""));
     for (s, pid) in sides.iter().zip(&pids) {
-        wait_until(&format!("{}: second HUP", s.label), 5.0, || s.sigs("HUP") == 2);
-        assert_eq!(s.svc.pid(), Some(*pid), "{}: a signal restarted the service", s.label);
+        wait_until(&format!("{}: second HUP", s.label), 5.0, || {
+            s.sigs("HUP") == 2
+        });
+        assert_eq!(
+            s.svc.pid(),
+            Some(*pid),
+            "{}: a signal restarted the service",
+            s.label
+        );
         assert_eq!(s.starts(), 1, "{}", s.label);
         assert_eq!(s.sigs("TERM"), 0, "{}", s.label);
     }
@@ -309,7 +380,9 @@ fn interop_sv_pause_cont_and_signal_commands_reach_our_service() {
 
 #[test]
 fn interop_sv_term_kill_exit_drive_our_runsv_like_the_reference() {
-    let Some(mut sides) = pair(|_| {}) else { return };
+    let Some(mut sides) = pair(|_| {}) else {
+        return;
+    };
     let first: Vec<u32> = sides.iter().map(|s| s.wait_running(1)).collect();
 
     let got = sv_both(&sides, &["-w", "5", "term"]);
@@ -317,14 +390,22 @@ fn interop_sv_term_kill_exit_drive_our_runsv_like_the_reference() {
     let second: Vec<u32> = sides.iter().map(|s| s.wait_running(2)).collect();
     for (s, pid) in sides.iter().zip(&first) {
         assert_eq!(s.sigs("TERM"), 1, "{}", s.label);
-        assert!(!alive(*pid), "{}: old process still alive after term", s.label);
+        assert!(
+            !alive(*pid),
+            "{}: old process still alive after term",
+            s.label
+        );
     }
 
     let got = sv_both(&sides, &["-w", "5", "kill"]);
     assert_eq!(got, ok("ok: run: SB/svc: (pid N) Ns\n"));
     for (s, pid) in sides.iter().zip(&second) {
         s.wait_running(3);
-        assert!(!alive(*pid), "{}: old process still alive after kill", s.label);
+        assert!(
+            !alive(*pid),
+            "{}: old process still alive after kill",
+            s.label
+        );
         assert_eq!(s.sigs("TERM"), 1, "{}: kill sent TERM", s.label);
     }
 
@@ -336,7 +417,14 @@ fn interop_sv_term_kill_exit_drive_our_runsv_like_the_reference() {
         assert_eq!(s.sigs("TERM"), 2, "{}", s.label);
     }
     let got = sv_both(&sides, &["status"]);
-    assert_eq!(got, (Some(1), "fail: SB/svc: runsv not running\n".to_owned(), String::new()));
+    assert_eq!(
+        got,
+        (
+            Some(1),
+            "fail: SB/svc: runsv not running\n".to_owned(),
+            String::new()
+        )
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -349,15 +437,27 @@ fn dt(name: &str) -> Option<PathBuf> {
 #[test]
 fn interop_svok_exits_0_while_our_runsv_runs_and_100_after_it_exits() {
     let Some(svok) = dt("svok") else { return };
-    let Some(mut sides) = pair(|_| {}) else { return };
+    let Some(mut sides) = pair(|_| {}) else {
+        return;
+    };
     for s in &mut sides {
         s.wait_running(1);
         let (code, out, err) = client(s.sb.path(), &svok, &[SVC], 5.0);
-        assert_eq!((code, out.as_str(), err.as_str()), (Some(0), "", ""), "{}: svok while runsv runs", s.label);
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (Some(0), "", ""),
+            "{}: svok while runsv runs",
+            s.label
+        );
         s.svc.control("x");
         assert_eq!(s.runsv.wait_exit(5.0).code(), Some(0), "{}", s.label);
         let (code, out, err) = client(s.sb.path(), &svok, &[SVC], 5.0);
-        assert_eq!((code, out.as_str(), err.as_str()), (Some(100), "", ""), "{}: svok after runsv exited", s.label);
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (Some(100), "", ""),
+            "{}: svok after runsv exited",
+            s.label
+        );
     }
 }
 
@@ -371,11 +471,22 @@ fn svstat_both(svstat: &Path, sides: &[Side; 2]) -> String {
             out
         })
         .collect();
-    let masked: Vec<_> = got.iter().zip(sides).map(|(o, s)| mask(o, s.sb.path())).collect();
-    assert_eq!(masked[1], masked[0], "svstat (left: ours, right: reference)");
+    let masked: Vec<_> = got
+        .iter()
+        .zip(sides)
+        .map(|(o, s)| mask(o, s.sb.path()))
+        .collect();
+    assert_eq!(
+        masked[1], masked[0],
+        "svstat (left: ours, right: reference)"
+    );
     // The pid svstat shows is our real pid.
     if let Some(pid) = sides[1].svc.pid() {
-        assert!(got[1].contains(&format!("(pid {pid})")), "ours: svstat {:?} vs pid {pid}", got[1]);
+        assert!(
+            got[1].contains(&format!("(pid {pid})")),
+            "ours: svstat {:?} vs pid {pid}",
+            got[1]
+        );
     }
     masked[0].clone()
 }
@@ -383,13 +494,20 @@ fn svstat_both(svstat: &Path, sides: &[Side; 2]) -> String {
 fn svc_both(svc_prog: &Path, sides: &[Side; 2], opts: &str) {
     for s in sides {
         let (code, out, err) = client(s.sb.path(), svc_prog, &[opts, SVC], 5.0);
-        assert_eq!((code, out.as_str(), err.as_str()), (Some(0), "", ""), "{}: svc {opts}", s.label);
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (Some(0), "", ""),
+            "{}: svc {opts}",
+            s.label
+        );
     }
 }
 
 #[test]
 fn interop_svstat_reports_up_down_paused_and_want_down_for_our_runsv() {
-    let (Some(svstat), Some(svc)) = (dt("svstat"), dt("svc")) else { return };
+    let (Some(svstat), Some(svc)) = (dt("svstat"), dt("svc")) else {
+        return;
+    };
     let Some(sides) = pair(|_| {}) else { return };
     for s in &sides {
         s.wait_running(1);
@@ -400,7 +518,10 @@ fn interop_svstat_reports_up_down_paused_and_want_down_for_our_runsv() {
     for s in &sides {
         s.wait_stat("down\n");
     }
-    assert_eq!(svstat_both(&svstat, &sides), "svc: down N seconds, normally up\n");
+    assert_eq!(
+        svstat_both(&svstat, &sides),
+        "svc: down N seconds, normally up\n"
+    );
 
     svc_both(&svc, &sides, "-u");
     for s in &sides {
@@ -410,20 +531,29 @@ fn interop_svstat_reports_up_down_paused_and_want_down_for_our_runsv() {
     for s in &sides {
         s.wait_stat("run, paused\n");
     }
-    assert_eq!(svstat_both(&svstat, &sides), "svc: up (pid N) N seconds, paused\n");
+    assert_eq!(
+        svstat_both(&svstat, &sides),
+        "svc: up (pid N) N seconds, paused\n"
+    );
 
     svc_both(&svc, &sides, "-c");
     svc_both(&svc, &sides, "-o");
     for s in &sides {
         s.wait_stat("run, want down\n");
     }
-    assert_eq!(svstat_both(&svstat, &sides), "svc: up (pid N) N seconds, want down\n");
+    assert_eq!(
+        svstat_both(&svstat, &sides),
+        "svc: up (pid N) N seconds, want down\n"
+    );
 
     // With a `down` file: "normally down" while up, and no "normally up".
     for s in &sides {
         s.svc.file("down", "");
     }
-    assert_eq!(svstat_both(&svstat, &sides), "svc: up (pid N) N seconds, normally down, want down\n");
+    assert_eq!(
+        svstat_both(&svstat, &sides),
+        "svc: up (pid N) N seconds, normally down, want down\n"
+    );
 }
 
 /// Runs every svc option against one side and checks its effect.
@@ -432,7 +562,11 @@ fn svc_options_scenario(svc_prog: &Path, s: &mut Side) {
     let cwd = s.sb.path().to_path_buf();
     let svc = |opts: &str| {
         let (code, out, err) = client(&cwd, svc_prog, &[opts, SVC], 5.0);
-        assert_eq!((code, out.as_str(), err.as_str()), (Some(0), "", ""), "{l}: svc {opts}");
+        assert_eq!(
+            (code, out.as_str(), err.as_str()),
+            (Some(0), "", ""),
+            "{l}: svc {opts}"
+        );
     };
     let p1 = s.wait_running(1);
 
@@ -451,17 +585,23 @@ fn svc_options_scenario(svc_prog: &Path, s: &mut Side) {
 
     svc("-p");
     s.wait_stat("run, paused\n");
-    wait_until(&format!("{l}: stopped by svc -p"), 5.0, || proc_state(p2) == Some('T'));
+    wait_until(&format!("{l}: stopped by svc -p"), 5.0, || {
+        proc_state(p2) == Some('T')
+    });
     // (`-d` sent TERM and CONT: the dying recorder may have noted CONT.)
     let conts = s.sigs("CONT");
     svc("-c");
     s.wait_stat("run\n");
-    wait_until(&format!("{l}: CONT recorded"), 5.0, || s.sigs("CONT") == conts + 1);
+    wait_until(&format!("{l}: CONT recorded"), 5.0, || {
+        s.sigs("CONT") == conts + 1
+    });
     assert_ne!(proc_state(p2), Some('T'), "{l}: still stopped after svc -c");
 
     for (opt, sig) in [("-h", "HUP"), ("-a", "ALRM"), ("-i", "INT")] {
         svc(opt);
-        wait_until(&format!("{l}: {sig} recorded after svc {opt}"), 5.0, || s.sigs(sig) == 1);
+        wait_until(&format!("{l}: {sig} recorded after svc {opt}"), 5.0, || {
+            s.sigs(sig) == 1
+        });
     }
     assert_eq!(s.svc.pid(), Some(p2), "{l}: a signal restarted the service");
 
@@ -476,7 +616,11 @@ fn svc_options_scenario(svc_prog: &Path, s: &mut Side) {
     assert_eq!(s.sigs("TERM"), 2, "{l}: svc -k sent TERM");
 
     svc("-x");
-    assert_eq!(s.runsv.wait_exit(5.0).code(), Some(0), "{l}: runsv after svc -x");
+    assert_eq!(
+        s.runsv.wait_exit(5.0).code(),
+        Some(0),
+        "{l}: runsv after svc -x"
+    );
     assert_eq!(s.sigs("TERM"), 3, "{l}: svc -x sent TERM");
     assert_eq!(s.svc.stat(), "down\n", "{l}");
 }
@@ -484,7 +628,9 @@ fn svc_options_scenario(svc_prog: &Path, s: &mut Side) {
 #[test]
 fn interop_svc_options_take_effect_on_our_runsv() {
     let Some(svc) = dt("svc") else { return };
-    let Some(mut sides) = pair(|_| {}) else { return };
+    let Some(mut sides) = pair(|_| {}) else {
+        return;
+    };
     std::thread::scope(|scope| {
         for s in &mut sides {
             let svc = &svc;
@@ -508,7 +654,9 @@ fn second_runsv_is_refused(first: &Path, second: &Path, with_log: bool) {
     }
     let _first = start_runsv(first, &sb, SVC);
     // status is written after stat: wait for both.
-    wait_until("svc running", 10.0, || svc.stat() == "run\n" && svc.status().get(19) == Some(&1));
+    wait_until("svc running", 10.0, || {
+        svc.stat() == "run\n" && svc.status().get(19) == Some(&1)
+    });
     if with_log {
         wait_until("log running", 10.0, || svc.log_stat() == "run\n");
     }
@@ -516,24 +664,36 @@ fn second_runsv_is_refused(first: &Path, second: &Path, with_log: bool) {
     let (code, out, err) = client(sb.path(), second, &[SVC], 10.0);
     assert_eq!(
         (code, out.as_str(), err.as_str()),
-        (Some(111), "", "runsv svc: fatal: unable to lock supervise/lock: temporary failure\n"),
+        (
+            Some(111),
+            "",
+            "runsv svc: fatal: unable to lock supervise/lock: temporary failure\n"
+        ),
         "{} after {}",
         second.display(),
         first.display()
     );
-    assert_eq!(svc.status(), before, "the refused runsv touched supervise/status");
+    assert_eq!(
+        svc.status(),
+        before,
+        "the refused runsv touched supervise/status"
+    );
     assert_eq!(svc.stat(), "run\n");
 }
 
 #[test]
 fn interop_lock_reference_runsv_first_refuses_ours() {
-    let Some(reference) = ref_runit("runsv") else { return };
+    let Some(reference) = ref_runit("runsv") else {
+        return;
+    };
     second_runsv_is_refused(&reference, &ours("runsv"), false);
 }
 
 #[test]
 fn interop_lock_our_runsv_first_refuses_the_reference() {
-    let Some(reference) = ref_runit("runsv") else { return };
+    let Some(reference) = ref_runit("runsv") else {
+        return;
+    };
     second_runsv_is_refused(&ours("runsv"), &reference, false);
 }
 
@@ -558,26 +718,42 @@ fn log_lock_excludes(first: &Path, second: &Path) {
     let mut second_runsv = start_runsv(second, &sb, SVC);
     // It takes svc/supervise/lock, then waits on the shared log lock:
     // control FIFO and status are created only after that.
-    wait_until("svc/supervise/lock taken", 10.0, || b.path("supervise/lock").exists());
-    stays_false("second runsv got past the held log lock", 0.5, || b.path("supervise/control").exists());
-    assert!(second_runsv.running(), "second runsv exited: {:?}", second_runsv.stderr());
+    wait_until("svc/supervise/lock taken", 10.0, || {
+        b.path("supervise/lock").exists()
+    });
+    stays_false("second runsv got past the held log lock", 0.5, || {
+        b.path("supervise/control").exists()
+    });
+    assert!(
+        second_runsv.running(),
+        "second runsv exited: {:?}",
+        second_runsv.stderr()
+    );
 
     // Killing the first runsv (and its services) releases the lock.
     first_runsv.take();
     b.wait_stat("run\n");
     wait_until("svc's log running", 10.0, || b.log_stat() == "run\n");
-    assert!(second_runsv.running(), "second runsv exited: {:?}", second_runsv.stderr());
+    assert!(
+        second_runsv.running(),
+        "second runsv exited: {:?}",
+        second_runsv.stderr()
+    );
     assert_eq!(second_runsv.stderr(), "");
 }
 
 #[test]
 fn interop_lock_with_log_reference_runsv_first_excludes_ours() {
-    let Some(reference) = ref_runit("runsv") else { return };
+    let Some(reference) = ref_runit("runsv") else {
+        return;
+    };
     log_lock_excludes(&reference, &ours("runsv"));
 }
 
 #[test]
 fn interop_lock_with_log_our_runsv_first_excludes_the_reference() {
-    let Some(reference) = ref_runit("runsv") else { return };
+    let Some(reference) = ref_runit("runsv") else {
+        return;
+    };
     log_lock_excludes(&ours("runsv"), &reference);
 }

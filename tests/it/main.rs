@@ -2,7 +2,12 @@
 //! compared with runit 2.1.2 (reference/, fetched by scripts/get-reference)
 //! and driven by runit's and daemontools' own clients.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod sandbox;
 

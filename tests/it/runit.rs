@@ -33,7 +33,12 @@
 //!
 //! Run with `--nocapture` to see the measured times.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use crate::sandbox::*;
 use std::fs;
@@ -76,9 +81,15 @@ fn ref_runit_pid1() -> Option<PathBuf> {
         return Some(p);
     }
     if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
-        panic!("reference program {} missing under CI=true: run scripts/get-reference", p.display());
+        panic!(
+            "reference program {} missing under CI=true: run scripts/get-reference",
+            p.display()
+        );
     }
-    eprintln!("skipping: reference program {} missing (run scripts/get-reference)", p.display());
+    eprintln!(
+        "skipping: reference program {} missing (run scripts/get-reference)",
+        p.display()
+    );
     None
 }
 
@@ -88,7 +99,9 @@ fn write_exec(path: &Path, body: &str) {
 }
 
 fn mode_of(path: &Path) -> Option<u32> {
-    fs::symlink_metadata(path).ok().map(|m| m.permissions().mode() & 0o7777)
+    fs::symlink_metadata(path)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777)
 }
 
 fn chmod(path: &Path, mode: u32) {
@@ -132,7 +145,11 @@ impl Console {
         let thread = std::thread::spawn(move || {
             let mut buf = [0u8; 4096];
             loop {
-                let mut pfd = libc::pollfd { fd: f.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+                let mut pfd = libc::pollfd {
+                    fd: f.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
                 unsafe { libc::poll(&mut pfd, 1, 20) };
                 loop {
                     match f.read(&mut buf) {
@@ -143,7 +160,8 @@ impl Console {
                             tr.partial.extend_from_slice(&buf[..n]);
                             while let Some(i) = tr.partial.iter().position(|&b| b == b'\n') {
                                 let line: Vec<u8> = tr.partial.drain(..=i).collect();
-                                let s = String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
+                                let s =
+                                    String::from_utf8_lossy(&line[..line.len() - 1]).into_owned();
                                 tr.lines.push((now, s));
                             }
                         }
@@ -154,7 +172,11 @@ impl Console {
                 }
             }
         });
-        Console { text, stop, thread: Some(thread) }
+        Console {
+            text,
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 
@@ -181,10 +203,21 @@ unsafe fn kernel_like_signals() {
         restorer: usize,
         mask: u64,
     }
-    let dfl = KernelSigaction { handler: libc::SIG_DFL, flags: 0, restorer: 0, mask: 0 };
+    let dfl = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
     for sig in 1..=64 {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            libc::syscall(libc::SYS_rt_sigaction, sig, &dfl as *const KernelSigaction, std::ptr::null::<u8>(), 8usize);
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &dfl as *const KernelSigaction,
+                std::ptr::null::<u8>(),
+                8usize,
+            );
         }
     }
     let mut set: libc::sigset_t = std::mem::zeroed();
@@ -248,7 +281,9 @@ impl Root {
     /// A service `/etc/service/NAME` with `run`, and a `log/run` that
     /// appends its input to `log/out`.
     fn service(&self, name: &str, run: &str) -> Service {
-        let s = Service { dir: self.path("service").join(name) };
+        let s = Service {
+            dir: self.path("service").join(name),
+        };
         s.script("run", run);
         s.script("log/run", "exec cat >> out");
         s
@@ -257,11 +292,13 @@ impl Root {
     /// Standard stage scripts: stage 1 says hello, stage 2 runs runsvdir
     /// on /etc/service, stage 3 stops every service.
     fn standard(&self) -> &Root {
-        self.runit_script("1", "echo stage1 done").runit_script("2", "exec runsvdir -P /etc/service").runit_script(
-            "3",
-            "echo \"stage3 stopit mode $(stat -c %a /etc/runit/stopit 2>&1)\"\n\
+        self.runit_script("1", "echo stage1 done")
+            .runit_script("2", "exec runsvdir -P /etc/service")
+            .runit_script(
+                "3",
+                "echo \"stage3 stopit mode $(stat -c %a /etc/runit/stopit 2>&1)\"\n\
                  sv -w5 force-stop /etc/service/*\nsv exit /etc/service/*\necho stage3 done",
-        )
+            )
     }
 
     /// Boots `init` as PID 1 of a new namespace.
@@ -295,16 +332,23 @@ impl Root {
         let console = Console::open(&self.path("console"));
         let err = fs::File::create(self.path("unshare.out")).unwrap();
         let mut cmd = Command::new("unshare");
-        cmd.args(["--pid", "--fork", "--mount-proc", "--mount", "--kill-child", "sh"])
-            .arg(self.path("setup.sh"))
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", "/")
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .stdout(err.try_clone().unwrap())
-            .stderr(err)
-            .process_group(0);
+        cmd.args([
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--mount",
+            "--kill-child",
+            "sh",
+        ])
+        .arg(self.path("setup.sh"))
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", "/")
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(err.try_clone().unwrap())
+        .stderr(err)
+        .process_group(0);
         unsafe {
             cmd.pre_exec(|| {
                 libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
@@ -315,7 +359,15 @@ impl Root {
         }
         let child = cmd.spawn().expect("spawn unshare");
         let upid = child.id();
-        let mut ns = Ns { child: Some(child), upid, init: 0, pidfd: None, status: None, console, root: self };
+        let mut ns = Ns {
+            child: Some(child),
+            upid,
+            init: 0,
+            pidfd: None,
+            status: None,
+            console,
+            root: self,
+        };
         let init = wait_for("the namespace's init", SOON, || {
             let s = fs::read_to_string(format!("/proc/{upid}/task/{upid}/children")).ok()?;
             s.split_whitespace().next()?.parse::<u32>().ok()
@@ -364,12 +416,22 @@ impl Ns {
     }
 
     fn lines(&self) -> Vec<String> {
-        self.console.text.lock().unwrap().lines.iter().map(|(_, l)| l.clone()).collect()
+        self.console
+            .text
+            .lock()
+            .unwrap()
+            .lines
+            .iter()
+            .map(|(_, l)| l.clone())
+            .collect()
     }
 
     /// runit's own lines (`- runit: ...`).
     fn runit_lines(&self) -> Vec<String> {
-        self.lines().into_iter().filter(|l| l.starts_with("- runit: ")).collect()
+        self.lines()
+            .into_iter()
+            .filter(|l| l.starts_with("- runit: "))
+            .collect()
     }
 
     fn count(&self, line: &str) -> usize {
@@ -385,7 +447,10 @@ impl Ns {
             s.push('\n');
         }
         if !tr.partial.is_empty() {
-            s.push_str(&format!("(partial) {}\n", String::from_utf8_lossy(&tr.partial)));
+            s.push_str(&format!(
+                "(partial) {}\n",
+                String::from_utf8_lossy(&tr.partial)
+            ));
         }
         s.push_str("--- unshare/setup output:\n");
         s.push_str(&fs::read_to_string(self.path("unshare.out")).unwrap_or_default());
@@ -395,7 +460,11 @@ impl Ns {
     /// When the `n`th (1-based) line equal to `want` arrived, if it did.
     fn line_time_nth(&self, want: &str, n: usize) -> Option<Instant> {
         let tr = self.console.text.lock().unwrap();
-        tr.lines.iter().filter(|(_, l)| l == want).nth(n.saturating_sub(1)).map(|(t, _)| *t)
+        tr.lines
+            .iter()
+            .filter(|(_, l)| l == want)
+            .nth(n.saturating_sub(1))
+            .map(|(t, _)| *t)
     }
 
     /// Waits for the `n`th console line equal to `want`; returns when it came.
@@ -406,7 +475,10 @@ impl Ns {
                 return t;
             }
             if Instant::now() > deadline {
-                panic!("timed out after {secs}s waiting for console line #{n} {want:?}\n{}", self.dump());
+                panic!(
+                    "timed out after {secs}s waiting for console line #{n} {want:?}\n{}",
+                    self.dump()
+                );
             }
             std::thread::sleep(Duration::from_millis(2));
         }
@@ -423,7 +495,10 @@ impl Ns {
         let mut it = lines.iter();
         for w in want {
             if !it.any(|l| l == w) {
-                panic!("console line {w:?} missing or out of order; wanted in order {want:#?}\n{}", self.dump());
+                panic!(
+                    "console line {w:?} missing or out of order; wanted in order {want:#?}\n{}",
+                    self.dump()
+                );
             }
         }
     }
@@ -431,7 +506,10 @@ impl Ns {
     fn assert_runit_lines(&self, want: &[&str]) {
         let got = self.runit_lines();
         if got != want {
-            panic!("runit's lines differ\n  want: {want:#?}\n  got: {got:#?}\n{}", self.dump());
+            panic!(
+                "runit's lines differ\n  want: {want:#?}\n  got: {got:#?}\n{}",
+                self.dump()
+            );
         }
     }
 
@@ -439,7 +517,15 @@ impl Ns {
     /// handlers for the signals it reacts to, so they are delivered).
     fn signal(&self, sig: i32) {
         let fd = self.pidfd.as_ref().unwrap().as_raw_fd();
-        let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd, sig, std::ptr::null::<u8>(), 0) };
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                fd,
+                sig,
+                std::ptr::null::<u8>(),
+                0,
+            )
+        };
         assert_eq!(r, 0, "pidfd_send_signal {sig}");
     }
 
@@ -448,7 +534,14 @@ impl Ns {
         let init = self.init.to_string();
         let mut all = vec!["-t", &init, "-m", "-p", "--"];
         all.extend_from_slice(args);
-        run_with(Path::new("/"), Path::new("/usr/bin/nsenter"), None, &all, &[], SOON)
+        run_with(
+            Path::new("/"),
+            Path::new("/usr/bin/nsenter"),
+            None,
+            &all,
+            &[],
+            SOON,
+        )
     }
 
     /// Runs a shutdown request inside (`runit-init 0`, `kill -CONT 1`). It
@@ -465,7 +558,11 @@ impl Ns {
     fn open_gate(&self, name: &str) {
         let p = self.etc_runit(name);
         let f = wait_for(&format!("a reader on gate {name}"), SOON, || {
-            fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&p).ok()
+            fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&p)
+                .ok()
         });
         drop(f);
     }
@@ -475,9 +572,15 @@ impl Ns {
         let base = format!("/proc/{}/root/proc", self.init);
         let mut v = Vec::new();
         for e in fs::read_dir(&base).into_iter().flatten().flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-            let Ok(stat) = fs::read_to_string(e.path().join("stat")) else { continue };
-            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(stat) = fs::read_to_string(e.path().join("stat")) else {
+                continue;
+            };
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                continue;
+            };
             let comm = stat[open + 1..close].to_string();
             let rest: Vec<&str> = stat[close + 1..].split_whitespace().collect();
             if rest.len() < 4 {
@@ -517,7 +620,11 @@ impl Ns {
                 return st;
             }
             if Instant::now() > deadline {
-                panic!("namespace still there after {secs}s\n{}\n--- processes: {:#?}", self.dump(), self.procs());
+                panic!(
+                    "namespace still there after {secs}s\n{}\n--- processes: {:#?}",
+                    self.dump(),
+                    self.procs()
+                );
             }
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -529,7 +636,12 @@ impl Ns {
         let st = self.wait_gone(secs);
         // Let the reader take the last lines.
         std::thread::sleep(Duration::from_millis(30));
-        assert_eq!(st.signal(), Some(sig), "unshare status {st:?}, want signal {sig}\n{}", self.dump());
+        assert_eq!(
+            st.signal(),
+            Some(sig),
+            "unshare status {st:?}, want signal {sig}\n{}",
+            self.dump()
+        );
     }
 
     /// Fails if the console gets a new runit line within `secs`.
@@ -550,7 +662,13 @@ impl Drop for Ns {
         if self.try_status().is_none() {
             if let Some(fd) = self.pidfd.as_ref() {
                 unsafe {
-                    libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), libc::SIGKILL, std::ptr::null::<u8>(), 0)
+                    libc::syscall(
+                        libc::SYS_pidfd_send_signal,
+                        fd.as_raw_fd(),
+                        libc::SIGKILL,
+                        std::ptr::null::<u8>(),
+                        0,
+                    )
                 };
             }
             unsafe { libc::kill(-(self.upid as i32), libc::SIGKILL) };
@@ -584,7 +702,15 @@ fn scratch(root: &Root, body: &str) -> Option<i32> {
         Path::new("/"),
         unshare,
         None,
-        &["--pid", "--fork", "--mount-proc", "--mount", "--kill-child", "sh", script.to_str().unwrap()],
+        &[
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            "--mount",
+            "--kill-child",
+            "sh",
+            script.to_str().unwrap(),
+        ],
         &[],
         20.0,
     );
@@ -623,27 +749,50 @@ fn full_boot_service_and_power_off() {
              grep -E '^Sig(Blk|Ign)' /proc/self/status | sed 's/^/stage2 /'\n\
              exec runsvdir -P /etc/service",
         );
-    let svc = root.service("a", "trap 'echo a got TERM; exit 0' TERM\necho a up\nwhile :; do sleep 1 & wait $!; done");
+    let svc = root.service(
+        "a",
+        "trap 'echo a got TERM; exit 0' TERM\necho a up\nwhile :; do sleep 1 & wait $!; done",
+    );
     let mut ns = root.boot(&ours("runit"));
 
     let t2 = ns.wait_line(ENTER2);
     let out = svc.path("log/out");
-    wait_until("service a logged its start", SOON, || fs::read_to_string(&out).unwrap_or_default().contains("a up"));
+    wait_until("service a logged its start", SOON, || {
+        fs::read_to_string(&out)
+            .unwrap_or_default()
+            .contains("a up")
+    });
     let up = t2.elapsed();
 
     // The process table: runit is PID 1, stage 2 is runsvdir in a session
     // of its own, the service and its logger run.
     let procs = ns.procs();
     let status = fs::read_to_string(format!("/proc/{}/status", ns.init)).unwrap();
-    let nspid = status.lines().find(|l| l.starts_with("NSpid:")).unwrap().to_string();
+    let nspid = status
+        .lines()
+        .find(|l| l.starts_with("NSpid:"))
+        .unwrap()
+        .to_string();
     assert!(nspid.split_whitespace().last() == Some("1"), "{nspid}");
     let p1 = procs.iter().find(|p| p.pid == 1).expect("pid 1");
     assert_eq!(p1.comm, "runit", "{procs:#?}");
-    let rsd = procs.iter().find(|p| p.comm == "runsvdir").unwrap_or_else(|| panic!("no runsvdir: {procs:#?}"));
-    assert_eq!((rsd.ppid, rsd.sid, rsd.pgrp), (1, rsd.pid, rsd.pid), "{procs:#?}");
+    let rsd = procs
+        .iter()
+        .find(|p| p.comm == "runsvdir")
+        .unwrap_or_else(|| panic!("no runsvdir: {procs:#?}"));
+    assert_eq!(
+        (rsd.ppid, rsd.sid, rsd.pgrp),
+        (1, rsd.pid, rsd.pid),
+        "{procs:#?}"
+    );
     assert!(procs.iter().any(|p| p.comm == "runsv"), "{procs:#?}");
     assert!(procs.iter().any(|p| p.comm == "cat"), "{procs:#?}");
-    assert!(ns.lines().contains(&format!("stage2 pid {} sid {}", rsd.pid, rsd.pid)), "{}", ns.dump());
+    assert!(
+        ns.lines()
+            .contains(&format!("stage2 pid {} sid {}", rsd.pid, rsd.pid)),
+        "{}",
+        ns.dump()
+    );
     assert!(!procs.iter().any(|p| p.state == 'Z'), "zombies: {procs:#?}");
 
     let t_req = Instant::now();
@@ -652,7 +801,9 @@ fn full_boot_service_and_power_off() {
     let down = t_req.elapsed();
     println!("runit timing (ours): stage 2 entered -> service up {up:?}; runit-init 0 -> namespace gone {down:?}");
 
-    ns.assert_runit_lines(&[BANNER, ENTER1, LEAVE1, ENTER2, LEAVE2, ENTER3, LEAVE3, KILLALL, POWEROFF]);
+    ns.assert_runit_lines(&[
+        BANNER, ENTER1, LEAVE1, ENTER2, LEAVE2, ENTER3, LEAVE3, KILLALL, POWEROFF,
+    ]);
     ns.assert_order(&[
         BANNER,
         ENTER1,
@@ -673,10 +824,20 @@ fn full_boot_service_and_power_off() {
         POWEROFF,
     ]);
     let lines = ns.lines();
-    assert!(lines.iter().any(|l| l.starts_with("ok: down: /etc/service/a: ")), "{}", ns.dump());
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("ok: down: /etc/service/a: ")),
+        "{}",
+        ns.dump()
+    );
     assert_eq!(fs::read_to_string(&out).unwrap(), "a up\na got TERM\n");
     assert_eq!(mode_of(&ns.etc_runit("stopit")), Some(0));
-    assert_eq!(mode_of(&ns.etc_runit("reboot")), None, "runit-init 0 made a reboot file");
+    assert_eq!(
+        mode_of(&ns.etc_runit("reboot")),
+        None,
+        "runit-init 0 made a reboot file"
+    );
 }
 
 /// `runit-init 6` → stage 3 → `system reboot.`, the namespace ends by
@@ -688,10 +849,14 @@ fn runit_init_6_reboots() {
     let svc = root.service("a", "echo a up\nexec sleep 1000");
     let mut ns = root.boot(&ours("runit"));
     ns.wait_line(ENTER2);
-    wait_until("service a up", SOON, || svc.read("log/out").contains("a up"));
+    wait_until("service a up", SOON, || {
+        svc.read("log/out").contains("a up")
+    });
     ns.request(&[ours("runit-init").to_str().unwrap(), "6"]);
     ns.assert_ends_by(libc::SIGHUP, SOON);
-    ns.assert_runit_lines(&[BANNER, ENTER1, LEAVE1, ENTER2, LEAVE2, ENTER3, LEAVE3, KILLALL, REBOOT]);
+    ns.assert_runit_lines(&[
+        BANNER, ENTER1, LEAVE1, ENTER2, LEAVE2, ENTER3, LEAVE3, KILLALL, REBOOT,
+    ]);
     ns.assert_order(&["stage3 stopit mode 0", "stage3 done"]);
     assert_eq!(mode_of(&ns.etc_runit("stopit")), Some(0));
     assert_eq!(mode_of(&ns.etc_runit("reboot")), Some(0o100));
@@ -704,12 +869,19 @@ fn runit_init_6_reboots() {
 #[test]
 fn sigcont_without_executable_stopit_is_ignored() {
     let root = Root::new();
-    root.runit_script("1", "").runit_script("2", "echo stage2 up\nexec sleep 1000").runit_script("3", "");
-    root.runit_script("ctrlaltdel", ": > /etc/runit/stopit; chmod 100 /etc/runit/stopit");
+    root.runit_script("1", "")
+        .runit_script("2", "echo stage2 up\nexec sleep 1000")
+        .runit_script("3", "");
+    root.runit_script(
+        "ctrlaltdel",
+        ": > /etc/runit/stopit; chmod 100 /etc/runit/stopit",
+    );
     chmod(&root.etc_runit("ctrlaltdel"), 0o644);
     let mut ns = root.boot(&ours("runit"));
     ns.wait_line("stage2 up");
-    let stage2 = wait_for("stage 2's sleep", SOON, || ns.procs().into_iter().find(|p| p.comm == "sleep"));
+    let stage2 = wait_for("stage 2's sleep", SOON, || {
+        ns.procs().into_iter().find(|p| p.comm == "sleep")
+    });
 
     ns.signal(libc::SIGCONT);
     ns.quiet_for("SIGCONT without stopit", 0.4);
@@ -721,14 +893,25 @@ fn sigcont_without_executable_stopit_is_ignored() {
     ns.quiet_for("SIGCONT with stopit 0011", 0.3);
     ns.signal(libc::SIGINT);
     ns.quiet_for("SIGINT with ctrlaltdel 0644", 0.3);
-    assert_eq!(mode_of(&ns.etc_runit("stopit")), Some(0o011), "stopit touched");
-    assert!(ns.procs().iter().any(|p| p.pid == stage2.pid && p.comm == "sleep"), "stage 2 gone");
+    assert_eq!(
+        mode_of(&ns.etc_runit("stopit")),
+        Some(0o011),
+        "stopit touched"
+    );
+    assert!(
+        ns.procs()
+            .iter()
+            .any(|p| p.pid == stage2.pid && p.comm == "sleep"),
+        "stage 2 gone"
+    );
     ns.assert_runit_lines(&[BANNER, ENTER1, LEAVE1, ENTER2]);
 
     chmod(&ns.etc_runit("stopit"), 0o100);
     ns.request(&["sh", "-c", "kill -CONT 1"]);
     ns.assert_ends_by(libc::SIGINT, SOON);
-    ns.assert_runit_lines(&[BANNER, ENTER1, LEAVE1, ENTER2, LEAVE2, ENTER3, LEAVE3, KILLALL, POWEROFF]);
+    ns.assert_runit_lines(&[
+        BANNER, ENTER1, LEAVE1, ENTER2, LEAVE2, ENTER3, LEAVE3, KILLALL, POWEROFF,
+    ]);
     assert_eq!(mode_of(&ns.etc_runit("stopit")), Some(0));
 }
 
@@ -791,7 +974,9 @@ fn sigpwr_powers_off_despite_reboot_file() {
     ns.wait_line("stage2 up");
     ns.signal(libc::SIGPWR);
     ns.assert_ends_by(libc::SIGINT, SOON);
-    ns.assert_runit_lines(&[BANNER, ENTER1, LEAVE1, ENTER2, LEAVE2, ENTER3, LEAVE3, KILLALL, POWEROFF]);
+    ns.assert_runit_lines(&[
+        BANNER, ENTER1, LEAVE1, ENTER2, LEAVE2, ENTER3, LEAVE3, KILLALL, POWEROFF,
+    ]);
     ns.assert_order(&[ENTER3, "stage3 ran", LEAVE3]);
 }
 
@@ -804,7 +989,10 @@ fn signals_outside_stage_2_only_warn() {
     let root = Root::new();
     root.gate("gate1").gate("gate2").gate("gate3");
     root.runit_script("1", "echo stage1 waiting\n: < /etc/runit/gate1")
-        .runit_script("2", "echo stage2 waiting\n: < /etc/runit/gate2\necho stage2 done")
+        .runit_script(
+            "2",
+            "echo stage2 waiting\n: < /etc/runit/gate2\necho stage2 done",
+        )
         .runit_script("3", "echo stage3 waiting\n: < /etc/runit/gate3");
     touch_mode(&root.etc_runit("reboot"), 0o100);
     let mut ns = root.boot(&ours("runit"));
@@ -828,7 +1016,8 @@ fn signals_outside_stage_2_only_warn() {
     ns.open_gate("gate3");
     ns.assert_ends_by(libc::SIGHUP, SOON);
     ns.assert_runit_lines(&[
-        BANNER, ENTER1, ONLY2, ONLY2, ONLY2, LEAVE1, ENTER2, LEAVE2, ENTER3, ONLY2, ONLY2, LEAVE3, KILLALL, REBOOT,
+        BANNER, ENTER1, ONLY2, ONLY2, ONLY2, LEAVE1, ENTER2, LEAVE2, ENTER3, ONLY2, ONLY2, LEAVE3,
+        KILLALL, REBOOT,
     ]);
     ns.assert_order(&["stage2 waiting", "stage2 done", LEAVE2]);
     // The stopit file was never acted on.
@@ -846,7 +1035,10 @@ fn stage2_exit_111_is_restarted() {
 /// (2.3.0; 2.1.2 went on to stage 3).
 #[test]
 fn stage2_killed_by_signal_is_restarted() {
-    stage2_restart("kill -KILL $$", "- runit: warning: child crashed: /etc/runit/2");
+    stage2_restart(
+        "kill -KILL $$",
+        "- runit: warning: child crashed: /etc/runit/2",
+    );
 }
 
 fn stage2_restart(first_end: &str, warning: &str) {
@@ -863,7 +1055,9 @@ fn stage2_restart(first_end: &str, warning: &str) {
         .runit_script("3", "echo stage3 ran");
     let mut ns = root.boot(&ours("runit"));
     let left: u32 = wait_for("stage 2's first run", SOON, || {
-        ns.lines().iter().find_map(|l| l.strip_prefix("stage2 run 1 left ")?.parse().ok())
+        ns.lines()
+            .iter()
+            .find_map(|l| l.strip_prefix("stage2 run 1 left ")?.parse().ok())
     });
     let killing = "- runit: warning: killing all processes in stage 2...";
     let restarting = "- runit: warning: restarting.";
@@ -872,15 +1066,22 @@ fn stage2_restart(first_end: &str, warning: &str) {
     ns.wait_line("stage2 run 2");
     let pause = t_restart - t_kill;
     println!("runit timing (ours): stage 2 restart pause {pause:?} ({warning})");
-    assert!(pause >= Duration::from_millis(4900) && pause < Duration::from_secs(7), "pause {pause:?}");
+    assert!(
+        pause >= Duration::from_millis(4900) && pause < Duration::from_secs(7),
+        "pause {pause:?}"
+    );
     // The process left behind in stage 2's group is gone, not a zombie.
     let procs = ns.procs();
-    assert!(!procs.iter().any(|p| p.pid == left), "stage 2's leftover {left} survived: {procs:#?}");
+    assert!(
+        !procs.iter().any(|p| p.pid == left),
+        "stage 2's leftover {left} survived: {procs:#?}"
+    );
     assert!(!procs.iter().any(|p| p.state == 'Z'), "zombies: {procs:#?}");
     ns.signal(libc::SIGPWR);
     ns.assert_ends_by(libc::SIGINT, SOON);
     ns.assert_runit_lines(&[
-        BANNER, ENTER1, LEAVE1, ENTER2, warning, killing, restarting, ENTER2, LEAVE2, ENTER3, LEAVE3, KILLALL, POWEROFF,
+        BANNER, ENTER1, LEAVE1, ENTER2, warning, killing, restarting, ENTER2, LEAVE2, ENTER3,
+        LEAVE3, KILLALL, POWEROFF,
     ]);
     assert_eq!(ns.count("stage2 run 1"), 0);
 }
@@ -893,9 +1094,27 @@ fn stage1_outcomes() {
     let failed = "- runit: warning: child failed: /etc/runit/1";
     let crashed = "- runit: warning: child crashed: /etc/runit/1";
     let cases: [(&str, &[&str], bool); 3] = [
-        ("exit 100", &[BANNER, ENTER1, failed, LEAVE1, skip, ENTER3, LEAVE3, KILLALL, POWEROFF], false),
-        ("kill -KILL $$", &[BANNER, ENTER1, crashed, LEAVE1, skip, ENTER3, LEAVE3, KILLALL, POWEROFF], false),
-        ("exit 1", &[BANNER, ENTER1, failed, LEAVE1, ENTER2, LEAVE2, ENTER3, LEAVE3, KILLALL, POWEROFF], true),
+        (
+            "exit 100",
+            &[
+                BANNER, ENTER1, failed, LEAVE1, skip, ENTER3, LEAVE3, KILLALL, POWEROFF,
+            ],
+            false,
+        ),
+        (
+            "kill -KILL $$",
+            &[
+                BANNER, ENTER1, crashed, LEAVE1, skip, ENTER3, LEAVE3, KILLALL, POWEROFF,
+            ],
+            false,
+        ),
+        (
+            "exit 1",
+            &[
+                BANNER, ENTER1, failed, LEAVE1, ENTER2, LEAVE2, ENTER3, LEAVE3, KILLALL, POWEROFF,
+            ],
+            true,
+        ),
     ];
     for (end, want, stage2_runs) in cases {
         let root = Root::new();
@@ -905,7 +1124,12 @@ fn stage1_outcomes() {
         let mut ns = root.boot(&ours("runit"));
         ns.assert_ends_by(libc::SIGINT, SOON);
         ns.assert_runit_lines(want);
-        assert_eq!(ns.count("stage2 ran"), usize::from(stage2_runs), "stage 1 `{end}`\n{}", ns.dump());
+        assert_eq!(
+            ns.count("stage2 ran"),
+            usize::from(stage2_runs),
+            "stage 1 `{end}`\n{}",
+            ns.dump()
+        );
         assert_eq!(ns.count("stage3 ran"), 1, "stage 1 `{end}`\n{}", ns.dump());
     }
 }
@@ -938,11 +1162,15 @@ fn missing_stage_programs_count_as_success() {
 #[test]
 fn nosync_still_powers_off() {
     let root = Root::new();
-    root.runit_script("1", "").runit_script("2", "").runit_script("3", "");
+    root.runit_script("1", "")
+        .runit_script("2", "")
+        .runit_script("3", "");
     fs::write(root.etc_runit("nosync"), "").unwrap();
     let mut ns = root.boot(&ours("runit"));
     ns.assert_ends_by(libc::SIGINT, SOON);
-    ns.assert_runit_lines(&[BANNER, ENTER1, LEAVE1, ENTER2, LEAVE2, ENTER3, LEAVE3, KILLALL, POWEROFF]);
+    ns.assert_runit_lines(&[
+        BANNER, ENTER1, LEAVE1, ENTER2, LEAVE2, ENTER3, LEAVE3, KILLALL, POWEROFF,
+    ]);
 }
 
 /// A double-forking service leaves orphans to PID 1; runit reaps them all:
@@ -958,9 +1186,16 @@ fn orphans_are_reaped() {
          echo d up\nexec sleep 1000",
     );
     let mut ns = root.boot(&ours("runit"));
-    wait_until("service d up", SOON, || svc.read("log/out").contains("d up"));
+    wait_until("service d up", SOON, || {
+        svc.read("log/out").contains("d up")
+    });
     let orphans: Vec<u32> = wait_for("20 orphans re-parented to PID 1", SOON, || {
-        let v: Vec<u32> = ns.procs().iter().filter(|p| p.ppid == 1 && p.comm == "sh").map(|p| p.pid).collect();
+        let v: Vec<u32> = ns
+            .procs()
+            .iter()
+            .filter(|p| p.ppid == 1 && p.comm == "sh")
+            .map(|p| p.pid)
+            .collect();
         (v.len() == 20).then_some(v)
     });
     ns.open_gate("orphans");
@@ -997,13 +1232,21 @@ fn runit_not_pid_1_refuses() {
     let fatal = "- runit: fatal: must be run as process no 1.\n";
     for c in ["a", "b"] {
         assert_eq!(
-            (res(&root, &format!("{c}.rc")), res(&root, &format!("{c}.out")), res(&root, &format!("{c}.err"))),
+            (
+                res(&root, &format!("{c}.rc")),
+                res(&root, &format!("{c}.out")),
+                res(&root, &format!("{c}.err"))
+            ),
             ("111\n".into(), String::new(), fatal.into()),
             "case {c}"
         );
     }
     if reference.is_some() {
-        assert_eq!((res(&root, "r.rc"), res(&root, "r.err")), ("111\n".into(), fatal.into()), "reference");
+        assert_eq!(
+            (res(&root, "r.rc"), res(&root, "r.err")),
+            ("111\n".into(), fatal.into()),
+            "reference"
+        );
     }
 }
 
@@ -1082,14 +1325,35 @@ c zero_rostopit runit-init 0
         ),
         ("zero", (s("0"), s(""), s(""), s("yes"), s("100 none"))),
         ("six", (s("0"), s(""), s(""), s("yes"), s("100 100"))),
-        ("zero_after_six", (s("0"), s(""), s(""), s("yes"), s("100 0"))),
+        (
+            "zero_after_six",
+            (s("0"), s(""), s(""), s("yes"), s("100 0")),
+        ),
         ("zeroxyz", (s("0"), s(""), s(""), s("yes"), s("100 none"))),
         ("sixabc", (s("0"), s(""), s(""), s("yes"), s("100 100"))),
         ("five", (s("0"), s(""), s(usage), s(""), s("0 0"))),
         ("empty", (s("0"), s(""), s(usage), s(""), s("0 0"))),
         ("noarg", (s("0"), s(""), s(usage), s(""), s("0 0"))),
-        ("version", (s("0"), s(""), format!("{INIT_VERSION}\n\n{usage}"), s(""), s("0 0"))),
-        ("abspath", (s("0"), s(""), format!("usage: {} 0|6\n\n", abs.display()), s(""), s("0 0"))),
+        (
+            "version",
+            (
+                s("0"),
+                s(""),
+                format!("{INIT_VERSION}\n\n{usage}"),
+                s(""),
+                s("0 0"),
+            ),
+        ),
+        (
+            "abspath",
+            (
+                s("0"),
+                s(""),
+                format!("usage: {} 0|6\n\n", abs.display()),
+                s(""),
+                s("0 0"),
+            ),
+        ),
         (
             "six_badreboot",
             (
@@ -1128,8 +1392,16 @@ c zero_rostopit runit-init 0
             bad.push(format!("{name}: want {w:?}\n  got {got:?}"));
         }
     }
-    assert_eq!(res(&root, "zeroxyz.size").trim(), "0", "stopit not truncated");
-    assert!(bad.is_empty(), "runit-init cases differ:\n{}", bad.join("\n"));
+    assert_eq!(
+        res(&root, "zeroxyz.size").trim(),
+        "0",
+        "stopit not truncated"
+    );
+    assert!(
+        bad.is_empty(),
+        "runit-init cases differ:\n{}",
+        bad.join("\n")
+    );
 }
 
 /// runit-init as PID 1 with no /sbin/runit: `init: fatal: unable to start
@@ -1141,7 +1413,10 @@ fn runit_init_pid_1_without_sbin_runit() {
     let st = ns.wait_gone(SOON);
     assert_eq!(st.code(), Some(111), "{st:?}\n{}", ns.dump());
     let out = fs::read_to_string(ns.path("unshare.out")).unwrap();
-    assert_eq!(out, "init: fatal: unable to start runit: file does not exist\n");
+    assert_eq!(
+        out,
+        "init: fatal: unable to start runit: file does not exist\n"
+    );
     assert!(ns.lines().is_empty(), "{}", ns.dump());
 }
 
@@ -1150,12 +1425,17 @@ fn runit_init_pid_1_without_sbin_runit() {
 #[test]
 fn runit_init_pid_1_execs_sbin_runit() {
     let root = Root::new();
-    root.runit_script("1", "echo \"stage1 pid1 argv: $(tr '\\0' ' ' < /proc/1/cmdline)\"\necho \"stage1 FOO=$FOO\"")
-        .runit_script("2", "")
-        .runit_script("3", "");
+    root.runit_script(
+        "1",
+        "echo \"stage1 pid1 argv: $(tr '\\0' ' ' < /proc/1/cmdline)\"\necho \"stage1 FOO=$FOO\"",
+    )
+    .runit_script("2", "")
+    .runit_script("3", "");
     let mut ns = root.boot_with(&ours("runit-init"), Sbin::OurRunit, "export FOO=bar\n");
     ns.assert_ends_by(libc::SIGINT, SOON);
-    ns.assert_runit_lines(&[BANNER, ENTER1, LEAVE1, ENTER2, LEAVE2, ENTER3, LEAVE3, KILLALL, POWEROFF]);
+    ns.assert_runit_lines(&[
+        BANNER, ENTER1, LEAVE1, ENTER2, LEAVE2, ENTER3, LEAVE3, KILLALL, POWEROFF,
+    ]);
     ns.assert_order(&["stage1 pid1 argv: runit ", "stage1 FOO=bar"]);
 }
 
@@ -1166,7 +1446,9 @@ fn runit_init_pid_1_execs_sbin_runit() {
 /// and `kill -CONT 1`, from inside.
 #[test]
 fn shutdown_timing_against_reference() {
-    let Some(reference) = ref_runit_pid1() else { return };
+    let Some(reference) = ref_runit_pid1() else {
+        return;
+    };
     struct Run {
         up: Duration,
         down: Duration,
@@ -1179,19 +1461,32 @@ fn shutdown_timing_against_reference() {
             "2",
             "grep -E '^SigIgn' /proc/self/status | sed 's/^/stage2 /'\nexec runsvdir -P /etc/service",
         );
-        root.runit_script("3", "sv -w5 force-stop /etc/service/*\nsv exit /etc/service/*\necho stage3 done");
+        root.runit_script(
+            "3",
+            "sv -w5 force-stop /etc/service/*\nsv exit /etc/service/*\necho stage3 done",
+        );
         let svc = root.service("a", "echo a up\nexec sleep 1000");
         let mut ns = root.boot(init);
         let t2 = ns.wait_line(ENTER2);
-        wait_until("service a up", SOON, || svc.read("log/out").contains("a up"));
+        wait_until("service a up", SOON, || {
+            svc.read("log/out").contains("a up")
+        });
         let up = t2.elapsed();
         let t = Instant::now();
         let req = format!(": > {stopit}; chmod 100 {stopit}; kill -CONT 1");
         ns.request(&["sh", "-c", &req]);
         ns.assert_ends_by(libc::SIGINT, SOON);
         let down = t.elapsed();
-        let sigign2 = ns.lines().iter().find_map(|l| l.strip_prefix("stage2 SigIgn:\t").map(str::to_owned));
-        Run { up, down, lines: ns.runit_lines(), sigign2 }
+        let sigign2 = ns
+            .lines()
+            .iter()
+            .find_map(|l| l.strip_prefix("stage2 SigIgn:\t").map(str::to_owned));
+        Run {
+            up,
+            down,
+            lines: ns.runit_lines(),
+            sigign2,
+        }
     };
     let o = boot(&ours("runit"), "/etc/runit/stopit");
     let r = boot(&reference, "/run/runit.stopit");
@@ -1199,12 +1494,23 @@ fn shutdown_timing_against_reference() {
         "runit timing: stage 2 -> service up: ours {:?}, reference {:?}; shutdown request -> namespace gone: ours {:?}, reference {:?}",
         o.up, r.up, o.down, r.down
     );
-    let want = [BANNER, ENTER1, LEAVE1, ENTER2, LEAVE2, ENTER3, LEAVE3, KILLALL, POWEROFF];
+    let want = [
+        BANNER, ENTER1, LEAVE1, ENTER2, LEAVE2, ENTER3, LEAVE3, KILLALL, POWEROFF,
+    ];
     assert_eq!(o.lines, want);
-    assert!(r.lines[0].starts_with("- runit: $Id: ") && r.lines[0].ends_with(" $: booting."), "{:?}", r.lines);
+    assert!(
+        r.lines[0].starts_with("- runit: $Id: ") && r.lines[0].ends_with(" $: booting."),
+        "{:?}",
+        r.lines
+    );
     assert_eq!(r.lines[1..], want[1..], "reference");
     assert_eq!(o.sigign2.as_deref(), Some("0000000000000000"));
     // 2.1.2 left SIGCONT (bit 18) ignored in its stages (SPEC §12).
     assert_eq!(r.sigign2.as_deref(), Some("0000000000020000"));
-    assert!(o.down <= r.down, "ours shut down slower: {:?} vs reference {:?}", o.down, r.down);
+    assert!(
+        o.down <= r.down,
+        "ours shut down slower: {:?} vs reference {:?}",
+        o.down,
+        r.down
+    );
 }

@@ -55,14 +55,20 @@ fn supervise_directory_has_runits_files_and_modes() {
 fn status_stamp_is_tai64n_of_the_start_with_500_nanoseconds() {
     let sb = Sandbox::new();
     let svc = sb.service("svc", "exec sleep 1000");
-    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let _r = start_runsv(&runsv(), &sb, "svc");
     svc.wait_stat("run\n");
     let st = svc.status();
     let secs = u64::from_be_bytes(st[0..8].try_into().unwrap());
     let nanos = u32::from_be_bytes(st[8..12].try_into().unwrap());
     let unix = secs - 0x4000_0000_0000_000A;
-    assert!(unix >= before && unix <= before + 2, "stamp {unix} vs now {before}");
+    assert!(
+        unix >= before && unix <= before + 2,
+        "stamp {unix} vs now {before}"
+    );
     assert_eq!(nanos % 1000, 500);
 }
 
@@ -75,7 +81,9 @@ fn down_file_keeps_the_service_down_until_u() {
     svc.wait_stat("down\n");
     assert_eq!(svc.status()[17], b'd');
     assert_eq!(svc.read("supervise/pid"), "");
-    stays_false("service started despite down file", 0.3, || svc.path("starts").exists());
+    stays_false("service started despite down file", 0.3, || {
+        svc.path("starts").exists()
+    });
     svc.control("u");
     svc.wait_stat("run\n");
     svc.wait_new_pid(None);
@@ -124,7 +132,9 @@ fn o_runs_once_and_does_not_restart() {
     svc.control("o");
     wait_until("first start", 5.0, || svc.lines("starts").len() == 1);
     svc.wait_stat("down\n");
-    stays_false("restarted after once", 1.5, || svc.lines("starts").len() > 1);
+    stays_false("restarted after once", 1.5, || {
+        svc.lines("starts").len() > 1
+    });
     assert_eq!(svc.status()[17], b'd');
 }
 
@@ -191,7 +201,9 @@ fn signal_letters_send_their_signals() {
     let want = ["HUP", "ALRM", "INT", "QUIT", "USR1", "USR2"];
     for (i, (letter, name)) in ["h", "a", "i", "q", "1", "2"].iter().zip(want).enumerate() {
         svc.control(letter);
-        wait_until(&format!("{name} recorded"), 5.0, || svc.lines("sigs").len() == i + 1);
+        wait_until(&format!("{name} recorded"), 5.0, || {
+            svc.lines("sigs").len() == i + 1
+        });
         assert_eq!(svc.lines("sigs").last().map(String::as_str), Some(name));
     }
     assert_eq!(svc.lines("pids").len(), 1, "no restart from these signals");
@@ -241,8 +253,15 @@ fn finish_gets_111_when_run_cannot_be_executed() {
     fs::set_permissions(svc.path("run"), fs::Permissions::from_mode(0o644)).unwrap();
     svc.script("finish", r#"echo "$1 $2" >> finished"#);
     let r = start_runsv(&runsv(), &sb, "svc");
-    wait_until("finish ran", 5.0, || svc.lines("finished").first().map(String::as_str) == Some("111 0"));
-    assert!(r.stderr().contains("runsv svc: fatal: unable to start ./run: access denied\n"), "{}", r.stderr());
+    wait_until("finish ran", 5.0, || {
+        svc.lines("finished").first().map(String::as_str) == Some("111 0")
+    });
+    assert!(
+        r.stderr()
+            .contains("runsv svc: fatal: unable to start ./run: access denied\n"),
+        "{}",
+        r.stderr()
+    );
 }
 
 #[test]
@@ -255,11 +274,15 @@ fn missing_run_is_retried_about_once_a_second_until_it_appears() {
     wait_until("two warnings", 5.0, || r.stderr().matches(msg).count() >= 2);
     let t0 = std::time::Instant::now();
     let n = r.stderr().matches(msg).count();
-    wait_until("a third warning", 5.0, || r.stderr().matches(msg).count() > n);
+    wait_until("a third warning", 5.0, || {
+        r.stderr().matches(msg).count() > n
+    });
     let gap = t0.elapsed().as_secs_f64();
     assert!(gap < 1.6, "retries are about a second apart, took {gap}");
     svc.script("run", "echo up > up; exec sleep 1000");
-    wait_until("service started once run exists", 5.0, || svc.path("up").exists());
+    wait_until("service started once run exists", 5.0, || {
+        svc.path("up").exists()
+    });
     svc.wait_stat("run\n");
 }
 
@@ -272,7 +295,10 @@ fn quick_exits_restart_at_most_once_a_second() {
     let t0 = std::time::Instant::now();
     wait_until("three more starts", 8.0, || svc.lines("starts").len() >= 4);
     let took = t0.elapsed().as_secs_f64();
-    assert!(took >= 2.7, "3 restarts took only {took}s: throttle missing");
+    assert!(
+        took >= 2.7,
+        "3 restarts took only {took}s: throttle missing"
+    );
 }
 
 #[test]
@@ -285,9 +311,13 @@ fn commands_are_acted_on_during_the_restart_throttle() {
     // runit's runsv sleeps here for a second and cannot hear this.
     let t0 = std::time::Instant::now();
     svc.control("d");
-    wait_until("want down published", 0.5, || svc.status().get(17) == Some(&b'd'));
+    wait_until("want down published", 0.5, || {
+        svc.status().get(17) == Some(&b'd')
+    });
     assert!(t0.elapsed().as_secs_f64() < 0.5);
-    stays_false("restart after d during the throttle", 1.5, || svc.lines("starts").len() > 1);
+    stays_false("restart after d during the throttle", 1.5, || {
+        svc.lines("starts").len() > 1
+    });
 }
 
 #[test]
@@ -318,7 +348,10 @@ fn sigterm_to_runsv_acts_like_x() {
 fn x_can_be_cancelled_by_a_later_d() {
     let sb = Sandbox::new();
     let svc = sb.service("svc", "trap '' TERM; exec sleep 1000");
-    svc.script("run", "trap 'sleep 0.5; exit 0' TERM; echo > ready; while :; do sleep 1 & wait $!; done");
+    svc.script(
+        "run",
+        "trap 'sleep 0.5; exit 0' TERM; echo > ready; while :; do sleep 1 & wait $!; done",
+    );
     let mut r = start_runsv(&runsv(), &sb, "svc");
     wait_until("traps set", 5.0, || svc.path("ready").exists());
     svc.control("xd");
@@ -338,8 +371,15 @@ fn log_service_reads_the_service_output_across_restarts() {
     svc.control("k");
     let p2 = svc.wait_new_pid(Some(p1));
     wait_until("second line logged", 5.0, || svc.lines("logged").len() == 2);
-    assert_eq!(svc.lines("logged"), [format!("started {p1}"), format!("started {p2}")]);
-    assert_eq!(svc.log_pid(), Some(logpid), "the log service was not restarted");
+    assert_eq!(
+        svc.lines("logged"),
+        [format!("started {p1}"), format!("started {p2}")]
+    );
+    assert_eq!(
+        svc.log_pid(),
+        Some(logpid),
+        "the log service was not restarted"
+    );
     assert_eq!(svc.log_stat(), "run\n");
 }
 
@@ -349,8 +389,12 @@ fn stderr_of_the_service_is_not_redirected_to_the_log() {
     let svc = sb.service("svc", "echo to-stderr >&2; echo to-stdout; exec sleep 1000");
     svc.script("log/run", "exec cat >> ../logged");
     let r = start_runsv(&runsv(), &sb, "svc");
-    wait_until("stdout logged", 5.0, || svc.lines("logged") == ["to-stdout"]);
-    wait_until("stderr on runsv's stderr", 5.0, || r.stderr().contains("to-stderr"));
+    wait_until("stdout logged", 5.0, || {
+        svc.lines("logged") == ["to-stdout"]
+    });
+    wait_until("stderr on runsv's stderr", 5.0, || {
+        r.stderr().contains("to-stderr")
+    });
 }
 
 #[test]
@@ -415,7 +459,10 @@ fn control_t_override_output_goes_to_the_log_and_exit_1_still_sends_term() {
 fn control_i_exiting_0_suppresses_the_signal() {
     // runit's own check: control/i prints "no interrupt" and exits 0.
     let sb = Sandbox::new();
-    let svc = sb.service("svc", "echo starting; trap 'echo INT >> sigs' INT; while :; do sleep 1 & wait $!; done");
+    let svc = sb.service(
+        "svc",
+        "echo starting; trap 'echo INT >> sigs' INT; while :; do sleep 1 & wait $!; done",
+    );
     svc.script("control/i", "echo no interrupt; exit 0");
     svc.script("control/t", "echo term; exit 1");
     svc.script("log/run", "exec cat > ../foo");
@@ -446,12 +493,17 @@ fn control_u_runs_before_every_start() {
 fn control_h_exiting_0_replaces_hup_and_nonzero_lets_it_through() {
     let sb = Sandbox::new();
     let svc = sb.service("svc", SIGNAL_RECORDER);
-    svc.script("control/h", "echo h >> scripts; test -e pass-through && exit 1; exit 0");
+    svc.script(
+        "control/h",
+        "echo h >> scripts; test -e pass-through && exit 1; exit 0",
+    );
     let _r = start_runsv(&runsv(), &sb, "svc");
     svc.wait_recorder(1);
     svc.control("h");
     wait_until("script ran", 5.0, || svc.lines("scripts").len() == 1);
-    stays_false("HUP sent although handled", 0.3, || svc.path("sigs").exists());
+    stays_false("HUP sent although handled", 0.3, || {
+        svc.path("sigs").exists()
+    });
     svc.file("pass-through", "");
     svc.control("h");
     wait_until("HUP sent", 5.0, || svc.lines("sigs") == ["HUP"]);
@@ -480,7 +532,9 @@ fn a_slow_control_script_does_not_block_the_log_service() {
     let lp = wait_for("log pid", 5.0, || svc.log_pid());
     svc.control("h");
     svc.log_control("d");
-    wait_until("log down while control/h runs", 1.5, || svc.log_stat() == "down\n");
+    wait_until("log down while control/h runs", 1.5, || {
+        svc.log_stat() == "down\n"
+    });
     assert!(!alive(lp));
 }
 
@@ -521,7 +575,9 @@ fn garbage_on_the_control_fifo_is_ignored() {
     let svc = sb.service("svc", SIGNAL_RECORDER);
     let mut r = start_runsv(&runsv(), &sb, "svc");
     let pid = svc.wait_recorder(1);
-    let mut junk: Vec<u8> = (0u8..=255).filter(|b| !b"udoxtkpchaiq12".contains(b)).collect();
+    let mut junk: Vec<u8> = (0u8..=255)
+        .filter(|b| !b"udoxtkpchaiq12".contains(b))
+        .collect();
     junk.extend_from_slice(b"\n\n\xff\x00e");
     control_fifo(&svc.path("supervise/control"), &junk);
     // Once a real command after the junk is seen, the junk has been consumed.
@@ -580,7 +636,9 @@ fn log_that_is_a_file_warns_and_runs_without_a_log_service() {
     svc.file("log", "");
     let r = start_runsv(&runsv(), &sb, "svc");
     svc.wait_stat("run\n");
-    wait_until("warning", 5.0, || r.stderr() == "runsv svc: warning: ./log: not a directory.\n");
+    wait_until("warning", 5.0, || {
+        r.stderr() == "runsv svc: warning: ./log: not a directory.\n"
+    });
 }
 
 #[test]
@@ -594,9 +652,20 @@ fn unwritable_supervise_is_fatal_for_an_unprivileged_runsv() {
     let out = run(
         sb.path(),
         std::path::Path::new("setpriv"),
-        &["--reuid=65534", "--regid=65534", "--clear-groups", runsv().to_str().unwrap(), "svc"],
+        &[
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            runsv().to_str().unwrap(),
+            "svc",
+        ],
     );
-    assert_eq!(out.status.code(), Some(111), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(111),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         "runsv svc: fatal: unable to open supervise/lock: access denied\n"
@@ -612,7 +681,9 @@ fn every_descriptor_but_0_1_2_is_closed_in_the_service() {
     let pid = svc.wait_new_pid(None);
     let logpid = wait_for("log pid", 5.0, || svc.log_pid());
     wait_until("both exec'd sleep", 5.0, || {
-        [pid, logpid].iter().all(|p| fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default() == "sleep\n")
+        [pid, logpid]
+            .iter()
+            .all(|p| fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default() == "sleep\n")
     });
     let fds = |p: u32| {
         let mut v: Vec<(u32, String)> = fs::read_dir(format!("/proc/{p}/fd"))
@@ -646,7 +717,10 @@ fn every_descriptor_but_0_1_2_is_closed_in_the_service() {
 #[test]
 fn service_starts_with_default_sigpipe_and_an_empty_mask() {
     let sb = Sandbox::new();
-    let svc = sb.service("svc", "grep -E '^Sig(Blk|Ign)' /proc/$$/status > sigs; exec sleep 1000");
+    let svc = sb.service(
+        "svc",
+        "grep -E '^Sig(Blk|Ign)' /proc/$$/status > sigs; exec sleep 1000",
+    );
     let _r = start_runsv(&runsv(), &sb, "svc");
     wait_until("status read", 5.0, || svc.lines("sigs").len() == 2);
     let text = svc.read("sigs");
@@ -709,8 +783,12 @@ fn spawn_with_blocked_signals(sb: &Sandbox, prog: &std::path::Path, args: &[&str
     let errf = sb.path().join("blocked.stderr");
     let err = fs::File::create(&errf).unwrap();
     let mut cmd = std::process::Command::new(prog);
-    cmd.args(args).current_dir(sb.path()).stdin(std::process::Stdio::null());
-    cmd.stdout(err.try_clone().unwrap()).stderr(err).process_group(0);
+    cmd.args(args)
+        .current_dir(sb.path())
+        .stdin(std::process::Stdio::null());
+    cmd.stdout(err.try_clone().unwrap())
+        .stderr(err)
+        .process_group(0);
     unsafe {
         cmd.pre_exec(|| {
             let mut set: libc::sigset_t = std::mem::zeroed();
@@ -723,19 +801,30 @@ fn spawn_with_blocked_signals(sb: &Sandbox, prog: &std::path::Path, args: &[&str
     }
     let child = cmd.spawn().unwrap();
     let pid = child.id();
-    Guarded { child: Some(child), pid, stderr_path: errf }
+    Guarded {
+        child: Some(child),
+        pid,
+        stderr_path: errf,
+    }
 }
 
 #[test]
 fn inherited_blocked_signals_neither_deafen_runsv_nor_reach_the_service() {
     let sb = Sandbox::new();
-    let svc = sb.service("svc", "grep '^SigBlk' /proc/$$/status > blk; echo $$ >> pids; exec sleep 1000");
+    let svc = sb.service(
+        "svc",
+        "grep '^SigBlk' /proc/$$/status > blk; echo $$ >> pids; exec sleep 1000",
+    );
     let mut r = spawn_with_blocked_signals(&sb, &runsv(), &["svc"]);
     wait_until("service started", 5.0, || !svc.read("blk").is_empty());
     let blk = svc.read("blk");
     let mask = u64::from_str_radix(blk.split_whitespace().nth(1).unwrap(), 16).unwrap();
     let chld_term = (1u64 << (libc::SIGCHLD - 1)) | (1u64 << (libc::SIGTERM - 1));
-    assert_eq!(mask & chld_term, 0, "service inherited a blocked SIGCHLD/SIGTERM: {blk}");
+    assert_eq!(
+        mask & chld_term,
+        0,
+        "service inherited a blocked SIGCHLD/SIGTERM: {blk}"
+    );
     svc.control("d");
     svc.wait_stat("down\n");
     svc.control("u");
@@ -791,7 +880,7 @@ fn a_command_seen_with_an_expired_throttle_does_not_make_runsv_spin() {
     svc.control("o");
     wait_until("ran once", 5.0, || svc.lines("starts").len() == 1);
     svc.wait_stat("down\n"); // exited at once: a one-second throttle runs
-    // Let the throttle expire unseen, then hand runsv a `u` in the same round.
+                             // Let the throttle expire unseen, then hand runsv a `u` in the same round.
     r.signal(libc::SIGSTOP);
     std::thread::sleep(std::time::Duration::from_millis(1200));
     svc.control("u");
@@ -799,7 +888,10 @@ fn a_command_seen_with_an_expired_throttle_does_not_make_runsv_spin() {
     r.signal(libc::SIGCONT);
     std::thread::sleep(std::time::Duration::from_millis(900)); // control/u runs
     let used = cpu_ticks(r.pid) - before;
-    assert!(used < 20, "runsv used {used} ticks of CPU while control/u ran");
+    assert!(
+        used < 20,
+        "runsv used {used} ticks of CPU while control/u ran"
+    );
     wait_until("started again", 5.0, || svc.lines("starts").len() >= 2);
 }
 
@@ -809,13 +901,23 @@ fn unreadable_service_dir_is_fine_without_log_symlinks() {
     let svc = sb.service("svc", "exec sleep 1000");
     svc.script("log/run", "exec sleep 1000");
     fs::set_permissions(sb.path(), fs::Permissions::from_mode(0o755)).unwrap();
-    std::process::Command::new("chown").args(["-R", "65534:65534"]).arg(&svc.dir).status().unwrap();
+    std::process::Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(&svc.dir)
+        .status()
+        .unwrap();
     fs::set_permissions(&svc.dir, fs::Permissions::from_mode(0o300)).unwrap();
     let errf = sb.path().join("err");
     let _r = spawn_in(
         sb.path(),
         std::path::Path::new("setpriv"),
-        &["--reuid=65534", "--regid=65534", "--clear-groups", runsv().to_str().unwrap(), "svc"],
+        &[
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            runsv().to_str().unwrap(),
+            "svc",
+        ],
         errf.clone(),
     );
     svc.wait_stat("run\n");
@@ -838,7 +940,9 @@ fn long_directory_names_are_never_cut_from_messages() {
 
 /// Runs the same set-up under the reference runsv and ours, in two
 /// sandboxes with the same relative service name; returns both.
-fn both(setup: impl Fn(&Sandbox) -> Service) -> Option<[(Sandbox, Service, std::path::PathBuf); 2]> {
+fn both(
+    setup: impl Fn(&Sandbox) -> Service,
+) -> Option<[(Sandbox, Service, std::path::PathBuf); 2]> {
     let reference = ref_runit("runsv")?;
     let mk = |bin: std::path::PathBuf| {
         let sb = Sandbox::new();
@@ -854,7 +958,9 @@ fn a_stat_that_cannot_be_renamed_still_gets_status_written_like_runit() {
         let svc = sb.service("svc", "exec sleep 1000");
         fs::create_dir_all(svc.path("supervise/stat")).unwrap();
         svc
-    }) else { return };
+    }) else {
+        return;
+    };
     let mut errs = Vec::new();
     for (sb, svc, bin) in &pair {
         let r = start_runsv(bin, sb, "svc");
@@ -865,7 +971,9 @@ fn a_stat_that_cannot_be_renamed_still_gets_status_written_like_runit() {
         errs.push(r.stderr());
     }
     assert_eq!(errs[0], errs[1]);
-    assert!(errs[1].starts_with("runsv svc: warning: unable to rename stat.new to supervise/stat: is a directory\n"));
+    assert!(errs[1].starts_with(
+        "runsv svc: warning: unable to rename stat.new to supervise/stat: is a directory\n"
+    ));
 }
 
 #[test]
@@ -875,14 +983,20 @@ fn a_pid_file_that_cannot_be_renamed_is_retried_and_skips_stat_like_runit() {
         svc.file("down", "");
         fs::create_dir_all(svc.path("supervise/pid")).unwrap();
         svc
-    }) else { return };
+    }) else {
+        return;
+    };
     let mut seen = Vec::new();
     for (sb, svc, bin) in &pair {
         let r = start_runsv(bin, sb, "svc");
         wait_until("first warning", 5.0, || r.stderr().lines().count() == 1);
         svc.control("p");
         wait_until("second warning", 5.0, || r.stderr().lines().count() == 2);
-        seen.push((r.stderr(), svc.path("supervise/stat").exists(), svc.path("supervise/status").exists()));
+        seen.push((
+            r.stderr(),
+            svc.path("supervise/stat").exists(),
+            svc.path("supervise/status").exists(),
+        ));
     }
     assert_eq!(seen[0], seen[1]);
     assert_eq!(
@@ -898,23 +1012,34 @@ fn starts_after_the_log_pipe_closed_fail_like_runit() {
         let svc = sb.service("svc", "exec sleep 1000");
         svc.script("log/run", "cat >/dev/null; exec sleep 1000");
         svc
-    }) else { return };
-    let msg = "runsv svc: fatal: unable to setup filedescriptor for ./run: file descriptor not open\n";
+    }) else {
+        return;
+    };
+    let msg =
+        "runsv svc: fatal: unable to setup filedescriptor for ./run: file descriptor not open\n";
     for (sb, svc, bin) in &pair {
         let r = start_runsv(bin, sb, "svc");
         let pid = svc.wait_new_pid(None);
         // Ran long enough that the stop is not throttled.
         wait_until("ran a second", 5.0, || {
             svc.status().len() == 20 && {
-                let secs = u64::from_be_bytes(svc.status()[0..8].try_into().unwrap()) - 0x4000_0000_0000_000A;
-                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+                let secs = u64::from_be_bytes(svc.status()[0..8].try_into().unwrap())
+                    - 0x4000_0000_0000_000A;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs();
                 now > secs + 1
             }
         });
         svc.control("x");
-        wait_until("log told to exit", 5.0, || svc.log_stat() == "run, want exit\n");
+        wait_until("log told to exit", 5.0, || {
+            svc.log_stat() == "run, want exit\n"
+        });
         assert!(!alive(pid));
         svc.control("u");
-        wait_until(&format!("{} says {msg:?}", bin.display()), 5.0, || r.stderr().contains(msg));
+        wait_until(&format!("{} says {msg:?}", bin.display()), 5.0, || {
+            r.stderr().contains(msg)
+        });
     }
 }

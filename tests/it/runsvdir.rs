@@ -19,7 +19,12 @@
 //! group is not enough. A [`Tree`] on drop kills runsvdir, then every
 //! process whose working directory or command line lies inside its sandbox.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use crate::sandbox::*;
 use std::fmt::Debug;
@@ -51,11 +56,19 @@ struct Impl {
 }
 
 fn ours_impl() -> Impl {
-    Impl { label: "ours", runsvdir: ours("runsvdir"), runsv: ours("runsv") }
+    Impl {
+        label: "ours",
+        runsvdir: ours("runsvdir"),
+        runsv: ours("runsv"),
+    }
 }
 
 fn reference_impl() -> Option<Impl> {
-    Some(Impl { label: "reference", runsvdir: ref_runit("runsvdir")?, runsv: ref_runit("runsv")? })
+    Some(Impl {
+        label: "reference",
+        runsvdir: ref_runit("runsvdir")?,
+        runsv: ref_runit("runsv")?,
+    })
 }
 
 struct Tree {
@@ -84,7 +97,13 @@ impl Tree {
         fs::create_dir(&bin).unwrap();
         symlink(&imp.runsv, bin.join("runsv")).unwrap();
         let path_env = format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display());
-        Tree { imp: imp.clone(), root, proc: None, path_env, _sb: sb }
+        Tree {
+            imp: imp.clone(),
+            root,
+            proc: None,
+            path_env,
+            _sb: sb,
+        }
     }
 
     fn is_ours(&self) -> bool {
@@ -101,7 +120,9 @@ impl Tree {
 
     /// A service directory `sv/NAME` (created in place).
     fn service(&self, name: &str, run: &str) -> Service {
-        let s = Service { dir: self.sv().join(name) };
+        let s = Service {
+            dir: self.sv().join(name),
+        };
         fs::create_dir_all(&s.dir).unwrap();
         s.script("run", run);
         s
@@ -109,7 +130,9 @@ impl Tree {
 
     /// A service directory outside the scan directory (`ROOT/NAME`).
     fn outside(&self, name: &str, run: &str) -> Service {
-        let s = Service { dir: self.root.join(name) };
+        let s = Service {
+            dir: self.root.join(name),
+        };
         fs::create_dir_all(&s.dir).unwrap();
         s.script("run", run);
         s
@@ -138,7 +161,8 @@ impl Tree {
         if let Ok(d) = fs::File::open(self.sv()) {
             if d.metadata().is_ok_and(|m| m.is_dir()) {
                 let past = std::time::SystemTime::now() - Duration::from_secs(10);
-                d.set_times(fs::FileTimes::new().set_modified(past)).unwrap();
+                d.set_times(fs::FileTimes::new().set_modified(past))
+                    .unwrap();
             }
         }
         let stderr_path = self.root.join("runsvdir.err");
@@ -170,15 +194,23 @@ impl Tree {
                 Ok(())
             });
         }
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", self.imp.runsvdir.display()));
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", self.imp.runsvdir.display()));
         let pid = child.id();
-        self.proc = Some(Guarded { child: Some(child), pid, stderr_path });
+        self.proc = Some(Guarded {
+            child: Some(child),
+            pid,
+            stderr_path,
+        });
         // Right after spawn, /proc/PID/cmdline can still show the test's own
         // argv; wait for runsvdir's.
         let argv0 = self.imp.runsvdir.to_string_lossy().into_owned();
-        wait_until(&format!("{}: runsvdir to be exec'd", self.label()), SOON, || {
-            cmdline(pid).first() == Some(&argv0)
-        });
+        wait_until(
+            &format!("{}: runsvdir to be exec'd", self.label()),
+            SOON,
+            || cmdline(pid).first() == Some(&argv0),
+        );
     }
 
     fn pid(&self) -> u32 {
@@ -207,10 +239,14 @@ impl Tree {
 
     /// Waits until runsvdir's stderr has at least `n` lines; returns them.
     fn wait_lines(&self, n: usize, secs: f64) -> Vec<String> {
-        wait_for(&format!("{}: {n} line(s) on runsvdir's stderr", self.label()), secs, || {
-            let l = self.stderr_lines();
-            (l.len() >= n).then_some(l)
-        })
+        wait_for(
+            &format!("{}: {n} line(s) on runsvdir's stderr", self.label()),
+            secs,
+            || {
+                let l = self.stderr_lines();
+                (l.len() >= n).then_some(l)
+            },
+        )
     }
 
     /// runsvdir's argv as /proc/PID/cmdline shows it.
@@ -239,15 +275,27 @@ impl Tree {
     }
 
     fn runsv_pid(&self, name: &str) -> Option<u32> {
-        self.runsvs().into_iter().find(|(n, _)| n == name).map(|(_, p)| p)
+        self.runsvs()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, p)| p)
     }
 
     /// Waits until exactly the runsvs `want` run; returns their pids.
     fn wait_names(&self, want: &[&str], secs: f64) -> Vec<u32> {
-        wait_for(&format!("{}: runsv for exactly {want:?} (now {:?})", self.label(), self.names()), secs, || {
-            let r = self.runsvs();
-            (r.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>() == want).then(|| r.iter().map(|(_, p)| *p).collect())
-        })
+        wait_for(
+            &format!(
+                "{}: runsv for exactly {want:?} (now {:?})",
+                self.label(),
+                self.names()
+            ),
+            secs,
+            || {
+                let r = self.runsvs();
+                (r.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>() == want)
+                    .then(|| r.iter().map(|(_, p)| *p).collect())
+            },
+        )
     }
 }
 
@@ -272,8 +320,10 @@ fn sweep(root: &Path) {
             if pid == me || !alive(pid) {
                 continue;
             }
-            let in_cwd = fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|c| c.starts_with(root));
-            let in_cmd = fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c.windows(needle.len()).any(|w| w == needle));
+            let in_cwd =
+                fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|c| c.starts_with(root));
+            let in_cmd = fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.windows(needle.len()).any(|w| w == needle));
             if in_cwd || in_cmd {
                 unsafe { libc::kill(pid as i32, libc::SIGKILL) };
                 found = true;
@@ -288,7 +338,10 @@ fn sweep(root: &Path) {
 
 fn all_pids() -> Vec<u32> {
     fs::read_dir("/proc")
-        .map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -298,7 +351,9 @@ fn cmdline(pid: u32) -> Vec<String> {
     if raw.is_empty() {
         return Vec::new();
     }
-    raw.split(|&b| b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect()
+    raw.split(|&b| b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
 }
 
 struct ProcStat {
@@ -313,7 +368,12 @@ fn proc_stat(pid: u32) -> Option<ProcStat> {
     let mut f = s.rsplit_once(')')?.1.split_whitespace();
     let state = f.next()?.chars().next()?;
     let mut num = || f.next()?.parse::<u32>().ok();
-    Some(ProcStat { state, ppid: num()?, pgrp: num()?, session: num()? })
+    Some(ProcStat {
+        state,
+        ppid: num()?,
+        pgrp: num()?,
+        session: num()?,
+    })
 }
 
 /// Voluntary + involuntary context switches of a process.
@@ -328,7 +388,10 @@ fn ctxt_switches(pid: u32) -> u64 {
 /// Runs `scenario` with our runsvdir and, at the same time in another
 /// thread, with the reference's, and asserts both observed the same.
 /// Without the reference programs only ours runs (see [`ref_runit`]).
-fn differential<T: PartialEq + Debug + Send>(what: &str, scenario: impl Fn(&Impl) -> T + Sync) -> T {
+fn differential<T: PartialEq + Debug + Send>(
+    what: &str,
+    scenario: impl Fn(&Impl) -> T + Sync,
+) -> T {
     let reference = reference_impl();
     std::thread::scope(|s| {
         let theirs = reference.map(|imp| {
@@ -338,7 +401,10 @@ fn differential<T: PartialEq + Debug + Send>(what: &str, scenario: impl Fn(&Impl
         let ours = scenario(&ours_impl());
         if let Some(h) = theirs {
             let theirs = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            assert_eq!(ours, theirs, "{what}: ours (left) vs reference runsvdir 2.1.2 (right)");
+            assert_eq!(
+                ours, theirs,
+                "{what}: ours (left) vs reference runsvdir 2.1.2 (right)"
+            );
         }
         ours
     })
@@ -346,14 +412,19 @@ fn differential<T: PartialEq + Debug + Send>(what: &str, scenario: impl Fn(&Impl
 
 /// Removes a directory tree, retrying while runsv still writes into it.
 fn remove_tree(p: &Path) {
-    wait_until(&format!("rm -rf {}", p.display()), SOON, || fs::remove_dir_all(p).is_ok() || !p.exists());
+    wait_until(&format!("rm -rf {}", p.display()), SOON, || {
+        fs::remove_dir_all(p).is_ok() || !p.exists()
+    });
 }
 
 /// Signals the [`SIGNAL_RECORDER`] service got, CONT left out: runsv
 /// follows its TERM with a CONT, and whether the shell still runs the CONT
 /// trap before exiting on TERM is a race.
 fn sigs(s: &Service) -> Vec<String> {
-    s.lines("sigs").into_iter().filter(|l| l != "CONT").collect()
+    s.lines("sigs")
+        .into_iter()
+        .filter(|l| l != "CONT")
+        .collect()
 }
 
 fn ms(d: Duration) -> u128 {
@@ -369,10 +440,18 @@ fn usage_is_the_synopsis_an_empty_line_and_exit_1_when_no_directory_is_given() {
         let sb = Sandbox::new();
         let mut seen = Vec::new();
         for args in [&[][..], &["-P"][..], &["--"][..], &["-Pxyz"][..]] {
-            let (code, out, err) = outcome(run_with(sb.path(), &imp.runsvdir, None, args, &[], 5.0));
+            let (code, out, err) =
+                outcome(run_with(sb.path(), &imp.runsvdir, None, args, &[], 5.0));
             let err = err.replace(&*imp.runsvdir.to_string_lossy(), "PATH");
             seen.push((args.to_vec(), code, out, err));
-            let (code, out, err) = outcome(run_with(sb.path(), &imp.runsvdir, Some("runsvdir"), args, &[], 5.0));
+            let (code, out, err) = outcome(run_with(
+                sb.path(),
+                &imp.runsvdir,
+                Some("runsvdir"),
+                args,
+                &[],
+                5.0,
+            ));
             seen.push((args.to_vec(), code, out, err));
         }
         seen
@@ -380,7 +459,10 @@ fn usage_is_the_synopsis_an_empty_line_and_exit_1_when_no_directory_is_given() {
     for (args, code, out, err) in got {
         assert_eq!(code, Some(1), "{args:?}");
         assert_eq!(out, "", "{args:?}: nothing on stdout");
-        assert!(err == "usage: PATH [-P] dir\n\n" || err == "usage: runsvdir [-P] dir\n\n", "{args:?}: {err:?}");
+        assert!(
+            err == "usage: PATH [-P] dir\n\n" || err == "usage: runsvdir [-P] dir\n\n",
+            "{args:?}: {err:?}"
+        );
     }
 }
 
@@ -403,7 +485,10 @@ fn runits_self_check_prints_usage_an_empty_line_and_exit_code_1() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "usage: runsvdir [-P] dir\n\n1\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "usage: runsvdir [-P] dir\n\n1\n"
+    );
     assert_eq!(out.stderr, b"");
 }
 
@@ -415,7 +500,11 @@ fn an_option_other_than_dash_p_or_dash_dash_is_taken_as_the_directory() {
             let mut t = Tree::new(imp);
             t.start(args);
             firsts.push(t.wait_lines(1, SOON)[0].clone());
-            assert!(t.running(), "{}: runsvdir {args:?} keeps running", t.label());
+            assert!(
+                t.running(),
+                "{}: runsvdir {args:?} keeps running",
+                t.label()
+            );
         }
         firsts
     });
@@ -439,7 +528,9 @@ fn a_log_shorter_than_seven_characters_gives_two_warnings_and_stays_untouched() 
         t.start(&["sv", "abcdef"]);
         let lines = t.wait_lines(2, SOON);
         // A log would get its start-up dot at once; this one must not.
-        stays_false("log argument changed", 0.3, || t.cmdline().get(2).map(String::as_str) != Some("abcdef"));
+        stays_false("log argument changed", 0.3, || {
+            t.cmdline().get(2).map(String::as_str) != Some("abcdef")
+        });
         assert!(t.running());
         lines
     });
@@ -457,9 +548,11 @@ fn a_log_of_seven_characters_keeps_five_and_gets_a_dot_after_start_up() {
     let got = differential("seven-character log", |imp| {
         let mut t = Tree::new(imp);
         t.start(&["sv", "abcdefg"]);
-        let title = wait_for(&format!("{}: the log argument to change", t.label()), SOON, || {
-            t.cmdline().get(2).filter(|a| *a != "abcdefg").cloned()
-        });
+        let title = wait_for(
+            &format!("{}: the log argument to change", t.label()),
+            SOON,
+            || t.cmdline().get(2).filter(|a| *a != "abcdefg").cloned(),
+        );
         assert!(t.running());
         (title, t.stderr())
     });
@@ -472,9 +565,16 @@ fn the_log_argument_keeps_its_first_five_characters_and_scrolls_in_a_dot_at_star
         let mut t = Tree::new(imp);
         t.service("a", RUN_SLEEP);
         t.start(&["sv", "logABCDEFGHIJ"]);
-        let title = wait_for(&format!("{}: the log argument to change", t.label()), SOON, || {
-            t.cmdline().get(2).filter(|a| *a != "logABCDEFGHIJ").cloned()
-        });
+        let title = wait_for(
+            &format!("{}: the log argument to change", t.label()),
+            SOON,
+            || {
+                t.cmdline()
+                    .get(2)
+                    .filter(|a| *a != "logABCDEFGHIJ")
+                    .cloned()
+            },
+        );
         t.wait_names(&["a"], SOON);
         assert!(t.running());
         // stderr is the log pipe now: nothing reaches the file.
@@ -492,12 +592,19 @@ fn a_failing_runsvs_message_scrolls_into_the_log_argument() {
         let bad = t.service("bad", RUN_SLEEP);
         bad.file("supervise", "");
         t.start(&["sv", &title0]);
-        let title = wait_for(&format!("{}: the runsv message in the log argument", t.label()), SOON, || {
-            t.cmdline().get(2).filter(|a| a.ends_with(MSG)).cloned()
-        });
+        let title = wait_for(
+            &format!("{}: the runsv message in the log argument", t.label()),
+            SOON,
+            || t.cmdline().get(2).filter(|a| a.ends_with(MSG)).cloned(),
+        );
         assert!(t.running());
         let rest = title.strip_prefix("log: ").unwrap_or("").replace(MSG, "");
-        (title.len(), title.starts_with("log: "), rest.chars().all(|c| c == '.'), t.stderr())
+        (
+            title.len(),
+            title.starts_with("log: "),
+            rest.chars().all(|c| c == '.'),
+            t.stderr(),
+        )
     });
     assert_eq!(got, (title0.len(), true, true, String::new()));
 }
@@ -513,7 +620,9 @@ fn dot_names_and_non_directories_are_skipped_silently() {
         let hidden = t.service(".hidden", RUN_SLEEP);
         fs::write(t.sv().join("file"), "").unwrap();
         fs::write(t.sv().join(".dotfile"), "").unwrap();
-        let fifo = std::ffi::CString::new(t.sv().join("fifo").into_os_string().into_encoded_bytes()).unwrap();
+        let fifo =
+            std::ffi::CString::new(t.sv().join("fifo").into_os_string().into_encoded_bytes())
+                .unwrap();
         assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
         t.start(&["sv"]);
         t.wait_names(&["a"], SOON);
@@ -553,7 +662,9 @@ fn a_symlink_to_a_service_directory_gets_a_runsv_under_the_link_name() {
         symlink("../real", t.sv().join("link")).unwrap();
         t.start(&["sv"]);
         t.wait_names(&["link"], SOON);
-        wait_until("the linked service to start", SOON, || real.path("started").exists());
+        wait_until("the linked service to start", SOON, || {
+            real.path("started").exists()
+        });
         real.wait_stat("run\n");
         (t.names(), t.stderr())
     });
@@ -569,9 +680,13 @@ fn two_symlinks_to_one_directory_give_one_runsv() {
         symlink("../real", t.sv().join("l2")).unwrap();
         t.start(&["sv"]);
         let first = wait_for("a runsv", SOON, || t.runsvs().first().cloned());
-        wait_until("the service to start", SOON, || real.path("started").exists());
+        wait_until("the service to start", SOON, || {
+            real.path("started").exists()
+        });
         // Past the reference's follow-up scan (1 s after a new service).
-        stays_false("a second runsv for the same directory", 1.5, || t.runsvs() != [first.clone()]);
+        stays_false("a second runsv for the same directory", 1.5, || {
+            t.runsvs() != [first.clone()]
+        });
         (t.runsvs().len(), real.lines("started").len(), t.stderr())
     });
     assert_eq!(got, (1, 1, String::new()));
@@ -586,7 +701,9 @@ fn a_service_added_to_a_running_tree_gets_a_runsv() {
         let mut t = Tree::new(imp);
         t.service("a", RUN_SLEEP);
         t.start(&["sv"]);
-        let [pa] = t.wait_names(&["a"], SOON)[..] else { unreachable!() };
+        let [pa] = t.wait_names(&["a"], SOON)[..] else {
+            unreachable!()
+        };
         let b = t.add("b", RUN_SLEEP);
         let pids = t.wait_names(&["a", "b"], POLL);
         wait_until("b started", SOON, || b.path("started").exists());
@@ -610,9 +727,13 @@ fn a_removed_service_has_its_runsv_terminated() {
         remove_tree(&t.sv().join("a"));
         fs::rename(&b.dir, &b_away).unwrap();
         let left = t.wait_names(&["c"], POLL);
-        wait_until("runsv a and b to exit", SOON, || !alive(pids[0]) && !alive(pids[1]));
+        wait_until("runsv a and b to exit", SOON, || {
+            !alive(pids[0]) && !alive(pids[1])
+        });
         let away = Service { dir: b_away };
-        wait_until("b's service to stop", SOON, || sigs(&away).contains(&"TERM".to_owned()));
+        wait_until("b's service to stop", SOON, || {
+            sigs(&away).contains(&"TERM".to_owned())
+        });
         (left[0] == pids[2], sigs(&away))
     });
     assert_eq!(got, (true, vec!["TERM".to_owned()]));
@@ -624,14 +745,24 @@ fn a_renamed_service_keeps_its_runsv() {
         let mut t = Tree::new(imp);
         let a = t.service("a", SIGNAL_RECORDER);
         t.start(&["sv"]);
-        let [pa] = t.wait_names(&["a"], SOON)[..] else { unreachable!() };
+        let [pa] = t.wait_names(&["a"], SOON)[..] else {
+            unreachable!()
+        };
         a.wait_recorder(1);
         fs::rename(t.sv().join("a"), t.sv().join("a2")).unwrap();
         // Once z has a runsv, a scan after the rename has happened.
         t.add("z", RUN_SLEEP);
         let pids = t.wait_names(&["a", "z"], POLL);
-        let a2 = Service { dir: t.sv().join("a2") };
-        (pids[0] == pa, alive(pa), sigs(&a2), a2.lines("pids").len(), t.stderr())
+        let a2 = Service {
+            dir: t.sv().join("a2"),
+        };
+        (
+            pids[0] == pa,
+            alive(pa),
+            sigs(&a2),
+            a2.lines("pids").len(),
+            t.stderr(),
+        )
     });
     assert_eq!(got, (true, true, Vec::<String>::new(), 1, String::new()));
 }
@@ -642,11 +773,19 @@ fn a_runsv_killed_with_sigkill_is_started_again() {
         let mut t = Tree::new(imp);
         t.service("a", RUN_SLEEP);
         t.start(&["sv"]);
-        let [p1] = t.wait_names(&["a"], SOON)[..] else { unreachable!() };
+        let [p1] = t.wait_names(&["a"], SOON)[..] else {
+            unreachable!()
+        };
         let t0 = Instant::now();
         unsafe { libc::kill(p1 as i32, libc::SIGKILL) };
-        let p2 = wait_for("a new runsv a", POLL, || t.runsv_pid("a").filter(|&p| p != p1));
-        eprintln!("{}: runsv restarted after {} ms", t.label(), ms(t0.elapsed()));
+        let p2 = wait_for("a new runsv a", POLL, || {
+            t.runsv_pid("a").filter(|&p| p != p1)
+        });
+        eprintln!(
+            "{}: runsv restarted after {} ms",
+            t.label(),
+            ms(t0.elapsed())
+        );
         (p2 != p1, t.names(), t.stderr())
     });
     assert_eq!(got, (true, vec!["a".to_owned()], String::new()));
@@ -667,7 +806,9 @@ fn hup_terms_every_runsv_and_exits_111() {
         b.wait_recorder(1);
         t.signal(libc::SIGHUP);
         let st = t.wait_exit(SOON);
-        wait_until("both runsvs to exit", SOON, || pids.iter().all(|&p| !alive(p)));
+        wait_until("both runsvs to exit", SOON, || {
+            pids.iter().all(|&p| !alive(p))
+        });
         (st.code(), sigs(&a), sigs(&b), t.stderr())
     });
     let term = vec!["TERM".to_owned()];
@@ -680,11 +821,15 @@ fn term_exits_0_and_leaves_every_runsv_running() {
         let mut t = Tree::new(imp);
         let a = t.service("a", SIGNAL_RECORDER);
         t.start(&["sv"]);
-        let [pa] = t.wait_names(&["a"], SOON)[..] else { unreachable!() };
+        let [pa] = t.wait_names(&["a"], SOON)[..] else {
+            unreachable!()
+        };
         a.wait_recorder(1);
         t.signal(libc::SIGTERM);
         let st = t.wait_exit(SOON);
-        stays_false("runsv or its service signalled", 0.5, || !alive(pa) || !a.lines("sigs").is_empty());
+        stays_false("runsv or its service signalled", 0.5, || {
+            !alive(pa) || !a.lines("sigs").is_empty()
+        });
         (st.code(), t.stderr())
     });
     assert_eq!(got, (Some(0), String::new()));
@@ -698,15 +843,26 @@ fn with_dash_p_each_runsv_leads_a_session_of_its_own() {
             let mut t = Tree::new(imp);
             t.service("a", RUN_SLEEP);
             t.start(args);
-            let [p] = t.wait_names(&["a"], SOON)[..] else { unreachable!() };
+            let [p] = t.wait_names(&["a"], SOON)[..] else {
+                unreachable!()
+            };
             let s = proc_stat(p).unwrap();
             let me = proc_stat(t.pid()).unwrap();
-            seen.push((args.len(), s.pgrp == p, s.session == p, s.pgrp == me.pgrp, s.session == me.session));
+            seen.push((
+                args.len(),
+                s.pgrp == p,
+                s.session == p,
+                s.pgrp == me.pgrp,
+                s.session == me.session,
+            ));
         }
         seen
     });
     // -P: pgid = sid = its pid. Without: runsvdir's group and session.
-    assert_eq!(got, [(2, true, true, false, false), (1, false, false, true, true)]);
+    assert_eq!(
+        got,
+        [(2, true, true, false, false), (1, false, false, true, true)]
+    );
 }
 
 #[test]
@@ -723,9 +879,15 @@ fn sigalrm_terminates_runsvdir_as_upstream_unless_rescan_is_asked_for() {
     let mut t = Tree::new(&imp);
     t.service("a", RUN_SLEEP);
     t.launch(&[], &["sv"], &[("RUNSVDIR_SIGALRM", "rescan")]);
-    let [pa] = t.wait_names(&["a"], SOON)[..] else { unreachable!() };
+    let [pa] = t.wait_names(&["a"], SOON)[..] else {
+        unreachable!()
+    };
     t.signal(libc::SIGALRM);
-    stays_false("runsvdir died of ALRM with RUNSVDIR_SIGALRM=rescan", 0.5, || !t.running());
+    stays_false(
+        "runsvdir died of ALRM with RUNSVDIR_SIGALRM=rescan",
+        0.5,
+        || !t.running(),
+    );
     assert_eq!(t.runsv_pid("a"), Some(pa));
     assert_eq!(t.stderr(), "");
 }
@@ -742,7 +904,9 @@ fn a_service_linked_into_a_running_tree_starts_within_a_second() {
     let new = t.outside("new", RUN_SLEEP);
     let t0 = Instant::now();
     symlink("../new", t.sv().join("new")).unwrap();
-    wait_until("the linked service's run script", SOON, || new.path("started").exists());
+    wait_until("the linked service's run script", SOON, || {
+        new.path("started").exists()
+    });
     let took = t0.elapsed();
     eprintln!("linked service started after {} ms", ms(took));
     assert!(took < Duration::from_secs(1), "took {} ms", ms(took));
@@ -755,14 +919,20 @@ fn switching_the_current_runlevel_link_terms_the_old_services_and_starts_the_new
     let mut t = Tree::bare(&ours_impl());
     // service -> rl/current -> default, as /etc/service -> /etc/runit/runsvdir/current.
     let rl = t.root.join("rl");
-    let a = Service { dir: rl.join("default/a") };
+    let a = Service {
+        dir: rl.join("default/a"),
+    };
     a.script("run", SIGNAL_RECORDER);
-    let b = Service { dir: rl.join("single/b") };
+    let b = Service {
+        dir: rl.join("single/b"),
+    };
     b.script("run", RUN_SLEEP);
     symlink("default", rl.join("current")).unwrap();
     symlink("rl/current", t.root.join("service")).unwrap();
     t.start(&["service"]);
-    let [pa] = t.wait_names(&["a"], SOON)[..] else { unreachable!() };
+    let [pa] = t.wait_names(&["a"], SOON)[..] else {
+        unreachable!()
+    };
     a.wait_recorder(1);
 
     let t0 = Instant::now();
@@ -772,9 +942,21 @@ fn switching_the_current_runlevel_link_terms_the_old_services_and_starts_the_new
     let started = t0.elapsed();
     wait_until("a to get TERM", SOON, || sigs(&a) == ["TERM"]);
     let stopped = t0.elapsed();
-    eprintln!("runlevel switch: new service after {} ms, old one TERMed after {} ms", ms(started), ms(stopped));
-    assert!(started < Duration::from_secs(1), "new service after {} ms", ms(started));
-    assert!(stopped < Duration::from_secs(1), "old service TERMed after {} ms", ms(stopped));
+    eprintln!(
+        "runlevel switch: new service after {} ms, old one TERMed after {} ms",
+        ms(started),
+        ms(stopped)
+    );
+    assert!(
+        started < Duration::from_secs(1),
+        "new service after {} ms",
+        ms(started)
+    );
+    assert!(
+        stopped < Duration::from_secs(1),
+        "old service TERMed after {} ms",
+        ms(stopped)
+    );
     t.wait_names(&["b"], SOON);
     wait_until("runsv a to exit", SOON, || !alive(pa));
     assert_eq!(t.stderr(), "");
@@ -783,7 +965,10 @@ fn switching_the_current_runlevel_link_terms_the_old_services_and_starts_the_new
 #[test]
 fn an_idle_runsvdir_does_not_wake_up_for_two_seconds() {
     let mut t = Tree::new(&ours_impl());
-    let svcs: Vec<Service> = ["a", "b", "c"].iter().map(|n| t.service(n, RUN_SLEEP)).collect();
+    let svcs: Vec<Service> = ["a", "b", "c"]
+        .iter()
+        .map(|n| t.service(n, RUN_SLEEP))
+        .collect();
     t.start(&["sv", "log: ..........................................."]);
     t.wait_names(&["a", "b", "c"], SOON);
     for s in &svcs {
@@ -801,7 +986,12 @@ fn an_idle_runsvdir_does_not_wake_up_for_two_seconds() {
     });
     std::thread::sleep(Duration::from_secs(2)); // the fixed window is the point
     let after = ctxt_switches(pid);
-    assert_eq!(after, before, "runsvdir woke up {} time(s) in 2 s while idle", after - before);
+    assert_eq!(
+        after,
+        before,
+        "runsvdir woke up {} time(s) in 2 s while idle",
+        after - before
+    );
     assert!(t.running());
 }
 
@@ -837,7 +1027,10 @@ fn a_scan_directory_that_is_a_file_cannot_be_entered() {
         assert!(t.running());
         first
     });
-    assert_eq!(got, "runsvdir sv: warning: unable to change directory to sv: not a directory");
+    assert_eq!(
+        got,
+        "runsvdir sv: warning: unable to change directory to sv: not a directory"
+    );
 }
 
 #[test]
@@ -900,7 +1093,11 @@ fn an_unopenable_scan_directory_is_warned_about_once_until_it_changes() {
         }
         (warnings, picked_up)
     });
-    assert_eq!(got, (1, false), "(warnings in 2.5 s, runsv started after a chmod alone)");
+    assert_eq!(
+        got,
+        (1, false),
+        "(warnings in 2.5 s, runsv started after a chmod alone)"
+    );
 }
 
 const NOBODY: u32 = 65534;
@@ -913,7 +1110,12 @@ fn root_for_setpriv() -> bool {
     }
     root
 }
-const AS_NOBODY: [&str; 4] = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"];
+const AS_NOBODY: [&str; 4] = [
+    "setpriv",
+    "--reuid=65534",
+    "--regid=65534",
+    "--clear-groups",
+];
 
 /// A tree whose `sv` (mode 0311) nobody can enter but not list, holding
 /// service `a` (owned by nobody), with runsvdir running as nobody.
@@ -933,7 +1135,9 @@ fn a_scan_directory_replaced_while_running_gets_its_new_services_started() {
         let mut t = Tree::new(imp);
         t.service("a", RUN_SLEEP);
         t.start(&["sv"]);
-        let [pa] = t.wait_names(&["a"], SOON)[..] else { unreachable!() };
+        let [pa] = t.wait_names(&["a"], SOON)[..] else {
+            unreachable!()
+        };
         remove_tree(&t.sv());
         t.outside("stage/b", RUN_SLEEP);
         fs::rename(t.root.join("stage"), t.sv()).unwrap();
@@ -946,7 +1150,10 @@ fn a_scan_directory_replaced_while_running_gets_its_new_services_started() {
         let other: Vec<String> = t
             .stderr_lines()
             .into_iter()
-            .filter(|l| l != "runsvdir sv: warning: unable to stat sv: file does not exist" && !l.starts_with("runsv a: "))
+            .filter(|l| {
+                l != "runsvdir sv: warning: unable to stat sv: file does not exist"
+                    && !l.starts_with("runsv a: ")
+            })
             .collect();
         (t.names(), other)
     });
@@ -969,7 +1176,10 @@ fn a_runsv_that_cannot_be_executed_is_retried_about_once_a_second() {
         let n = lines.len() - n0;
         eprintln!("{}: {n} message(s) in 3 s", t.label());
         if t.is_ours() {
-            assert!((2..=4).contains(&n), "ours: {n} messages in 3 s, want about one a second");
+            assert!(
+                (2..=4).contains(&n),
+                "ours: {n} messages in 3 s, want about one a second"
+            );
         }
         assert!(t.running());
         let mut distinct = lines;
@@ -998,7 +1208,12 @@ fn at_most_1000_services_are_supervised_and_the_rest_are_warned_about() {
         if r.len() >= 1000 && t.stderr_lines().len() >= 200 {
             break r;
         }
-        assert!(Instant::now() < deadline, "1000 runsvs: {} after 40 s, {} warnings", r.len(), t.stderr_lines().len());
+        assert!(
+            Instant::now() < deadline,
+            "1000 runsvs: {} after 40 s, {} warnings",
+            r.len(),
+            t.stderr_lines().len()
+        );
         std::thread::sleep(Duration::from_millis(100));
     };
     eprintln!("1000 runsvs after {} ms", ms(t0.elapsed()));
@@ -1015,9 +1230,16 @@ fn at_most_1000_services_are_supervised_and_the_rest_are_warned_about() {
         })
         .collect();
     assert_eq!(warned.len(), 200, "one warning per service over the limit");
-    let mut all: Vec<String> = running.iter().map(|(n, _)| n.clone()).chain(warned).collect();
+    let mut all: Vec<String> = running
+        .iter()
+        .map(|(n, _)| n.clone())
+        .chain(warned)
+        .collect();
     all.sort();
-    assert_eq!(all, names, "every service either has a runsv or was warned about, once");
+    assert_eq!(
+        all, names,
+        "every service either has a runsv or was warned about, once"
+    );
     // HUP: runsvdir TERMs all 1000 and exits; the drop sweeps the rest.
     t.signal(libc::SIGHUP);
     assert_eq!(t.wait_exit(SOON).code(), Some(111));

@@ -44,9 +44,15 @@ pub fn reference(pkg: &str, name: &str) -> Option<PathBuf> {
         return Some(sbin);
     }
     if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
-        panic!("reference program {} missing under CI=true: run scripts/get-reference", p.display());
+        panic!(
+            "reference program {} missing under CI=true: run scripts/get-reference",
+            p.display()
+        );
     }
-    eprintln!("skipping: reference program {} missing (run scripts/get-reference)", p.display());
+    eprintln!(
+        "skipping: reference program {} missing (run scripts/get-reference)",
+        p.display()
+    );
     None
 }
 
@@ -93,7 +99,12 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Sandbox {
-        Sandbox { dir: tempfile::Builder::new().prefix("runit-rs-it.").tempdir().expect("tempdir") }
+        Sandbox {
+            dir: tempfile::Builder::new()
+                .prefix("runit-rs-it.")
+                .tempdir()
+                .expect("tempdir"),
+        }
     }
 
     /// A sandbox in memory (/dev/shm when present): file writes cost
@@ -103,7 +114,12 @@ impl Sandbox {
         if !base.is_dir() {
             return Sandbox::new();
         }
-        Sandbox { dir: tempfile::Builder::new().prefix("runit-rs-it.").tempdir_in(base).expect("tempdir") }
+        Sandbox {
+            dir: tempfile::Builder::new()
+                .prefix("runit-rs-it.")
+                .tempdir_in(base)
+                .expect("tempdir"),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -187,12 +203,18 @@ impl Service {
 
     /// Waits until `supervise/stat` reads `want`.
     pub fn wait_stat(&self, want: &str) {
-        wait_until(&format!("stat {want:?} in {}", self.dir.display()), 10.0, || self.stat() == want);
+        wait_until(
+            &format!("stat {want:?} in {}", self.dir.display()),
+            10.0,
+            || self.stat() == want,
+        );
     }
 
     /// Waits until a running process with a pid other than `old` is recorded.
     pub fn wait_new_pid(&self, old: Option<u32>) -> u32 {
-        wait_for("a new pid", 10.0, || self.pid().filter(|p| Some(*p) != old && alive(*p)))
+        wait_for("a new pid", 10.0, || {
+            self.pid().filter(|p| Some(*p) != old && alive(*p))
+        })
     }
 
     /// Waits until the [`SIGNAL_RECORDER`] has started `n` times with its
@@ -200,7 +222,9 @@ impl Service {
     pub fn wait_recorder(&self, n: usize) -> u32 {
         wait_for(&format!("{n} recorder start(s)"), 10.0, || {
             let pids = self.lines("pids");
-            (pids.len() >= n).then(|| pids.last()?.parse().ok()).flatten()
+            (pids.len() >= n)
+                .then(|| pids.last()?.parse().ok())
+                .flatten()
         })
     }
 
@@ -224,7 +248,12 @@ pub fn control_fifo(path: &Path, bytes: &[u8]) {
 pub fn alive(pid: u32) -> bool {
     // A zombie counts as gone.
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Ok(s) => !s
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
         Err(_) => false,
     }
 }
@@ -250,7 +279,10 @@ impl Guarded {
     }
 
     pub fn running(&mut self) -> bool {
-        self.child.as_mut().map(|c| c.try_wait().ok().flatten().is_none()).unwrap_or(false)
+        self.child
+            .as_mut()
+            .map(|c| c.try_wait().ok().flatten().is_none())
+            .unwrap_or(false)
     }
 
     pub fn stderr(&self) -> String {
@@ -278,7 +310,12 @@ pub fn spawn_in(cwd: &Path, prog: &Path, args: &[&str], stderr_path: PathBuf) ->
     let err = fs::File::create(&stderr_path).expect("stderr file");
     let out = err.try_clone().expect("dup");
     let mut cmd = Command::new(prog);
-    cmd.args(args).current_dir(cwd).stdin(Stdio::null()).stdout(out).stderr(err).process_group(0);
+    cmd.args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0);
     // Hand the program a clean descriptor table (cargo leaks its jobserver
     // pipes into tests), so fd checks see only what the program opened.
     // SAFETY: close_range is async-signal-safe.
@@ -292,7 +329,11 @@ pub fn spawn_in(cwd: &Path, prog: &Path, args: &[&str], stderr_path: PathBuf) ->
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {}: {e}", prog.display()));
     let pid = child.id();
-    Guarded { child: Some(child), pid, stderr_path }
+    Guarded {
+        child: Some(child),
+        pid,
+        stderr_path,
+    }
 }
 
 /// Starts `runsv NAME` (ours or another binary) in the sandbox.
@@ -314,7 +355,14 @@ pub fn run_env(cwd: &Path, prog: &Path, args: &[&str], env: &[(&str, &str)]) -> 
 /// and a deadline of `secs` (then the test fails). Output goes to files,
 /// so waiting needs no reader threads and a chatty child cannot block on a
 /// full pipe; a killed pid is always our own unreaped child.
-pub fn run_with(cwd: &Path, prog: &Path, argv0: Option<&str>, args: &[&str], env: &[(&str, &str)], secs: f64) -> Output {
+pub fn run_with(
+    cwd: &Path,
+    prog: &Path,
+    argv0: Option<&str>,
+    args: &[&str],
+    env: &[(&str, &str)],
+    secs: f64,
+) -> Output {
     let out_f = tempfile::tempfile().expect("stdout file");
     let err_f = tempfile::tempfile().expect("stderr file");
     let mut cmd = Command::new(prog);
@@ -349,7 +397,11 @@ pub fn run_with(cwd: &Path, prog: &Path, argv0: Option<&str>, args: &[&str], env
         f.read_to_end(&mut v).expect("read");
         v
     };
-    Output { status, stdout: read(out_f), stderr: read(err_f) }
+    Output {
+        status,
+        stdout: read(out_f),
+        stderr: read(err_f),
+    }
 }
 
 /// Exit code, stdout and stderr as text.

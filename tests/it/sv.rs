@@ -22,7 +22,12 @@
 //! sv wrote to `supervise/control`, and can hold any status, including
 //! malformed ones; nothing ever answers, so waits end in `timeout:`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use crate::sandbox::*;
 use std::collections::HashMap;
@@ -126,21 +131,43 @@ fn sort_lines(text: &str) -> String {
 fn sv_mask_hides_sandbox_pids_seconds_and_version_ids() {
     let sb = Path::new("/tmp/x1");
     assert_eq!(
-        mask("run: /tmp/x1/s1: (pid 123) 45s; run: log: (pid 6) 7s\n", sb, Mask::PidsAndSecs),
+        mask(
+            "run: /tmp/x1/s1: (pid 123) 45s; run: log: (pid 6) 7s\n",
+            sb,
+            Mask::PidsAndSecs
+        ),
         "run: SB/s1: (pid N) Ns; run: log: (pid N) Ns\n"
     );
-    assert_eq!(mask("down: s2: 10s, normally up\n", sb, Mask::PidsAndSecs), "down: s2: Ns, normally up\n");
-    assert_eq!(mask("run: s2: (pid 42) 100s\n", sb, Mask::Secs), "run: s2: (pid 42) Ns\n");
-    assert_eq!(mask("run: s2: (pid 42) 100s\n", sb, Mask::Nothing), "run: s2: (pid 42) 100s\n");
-    assert_eq!(mask("fail: 3: x 12s 4s\n", sb, Mask::PidsAndSecs), "fail: 3: x 12s 4s\n");
-    assert_eq!(mask("$Id: 0123abc $\nusage: sv\n", sb, Mask::Secs), "$Id: ID $\nusage: sv\n");
+    assert_eq!(
+        mask("down: s2: 10s, normally up\n", sb, Mask::PidsAndSecs),
+        "down: s2: Ns, normally up\n"
+    );
+    assert_eq!(
+        mask("run: s2: (pid 42) 100s\n", sb, Mask::Secs),
+        "run: s2: (pid 42) Ns\n"
+    );
+    assert_eq!(
+        mask("run: s2: (pid 42) 100s\n", sb, Mask::Nothing),
+        "run: s2: (pid 42) 100s\n"
+    );
+    assert_eq!(
+        mask("fail: 3: x 12s 4s\n", sb, Mask::PidsAndSecs),
+        "fail: 3: x 12s 4s\n"
+    );
+    assert_eq!(
+        mask("$Id: 0123abc $\nusage: sv\n", sb, Mask::Secs),
+        "$Id: ID $\nusage: sv\n"
+    );
 }
 
 // ---------------------------------------------------------------------------
 // Status bytes and fake supervisors
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 fn tai(unix: u64) -> u64 {
@@ -170,7 +197,13 @@ fn mkfifo(p: &Path) {
     let c = CString::new(p.as_os_str().as_bytes()).unwrap();
     // SAFETY: a valid NUL-terminated path.
     let r = unsafe { libc::mkfifo(c.as_ptr(), 0o600) };
-    assert_eq!(r, 0, "mkfifo {}: {}", p.display(), std::io::Error::last_os_error());
+    assert_eq!(
+        r,
+        0,
+        "mkfifo {}: {}",
+        p.display(),
+        std::io::Error::last_os_error()
+    );
 }
 
 fn fifo_reader(p: &Path) -> fs::File {
@@ -191,7 +224,9 @@ struct Fake {
 
 impl Fake {
     fn new(dir: &Path, status: Option<&[u8]>, ok_reader: bool, control_reader: bool) -> Fake {
-        let svc = Service { dir: dir.to_path_buf() };
+        let svc = Service {
+            dir: dir.to_path_buf(),
+        };
         fs::create_dir_all(svc.path("supervise")).unwrap();
         mkfifo(&svc.path("supervise/ok"));
         mkfifo(&svc.path("supervise/control"));
@@ -247,19 +282,35 @@ struct Call<'a> {
 
 impl<'a> Call<'a> {
     fn new(args: &'a [&'a str]) -> Call<'a> {
-        Call { args, env: &[], prog: None, argv0: None, cwd: None, secs: 20.0 }
+        Call {
+            args,
+            env: &[],
+            prog: None,
+            argv0: None,
+            cwd: None,
+            secs: 20.0,
+        }
     }
     fn env(self, env: &'a [(&'a str, &'a str)]) -> Call<'a> {
         Call { env, ..self }
     }
     fn prog(self, prog: &'a str) -> Call<'a> {
-        Call { prog: Some(prog), ..self }
+        Call {
+            prog: Some(prog),
+            ..self
+        }
     }
     fn argv0(self, argv0: &'a str) -> Call<'a> {
-        Call { argv0: Some(argv0), ..self }
+        Call {
+            argv0: Some(argv0),
+            ..self
+        }
     }
     fn cwd(self, cwd: &'a str) -> Call<'a> {
-        Call { cwd: Some(cwd), ..self }
+        Call {
+            cwd: Some(cwd),
+            ..self
+        }
     }
     fn secs(self, secs: f64) -> Call<'a> {
         Call { secs, ..self }
@@ -276,7 +327,13 @@ struct Side {
 
 impl Side {
     fn new(label: &'static str, sv: PathBuf) -> Side {
-        Side { label, sv, sb: Sandbox::new(), runsvs: Vec::new(), fakes: Vec::new() }
+        Side {
+            label,
+            sv,
+            sb: Sandbox::new(),
+            runsvs: Vec::new(),
+            fakes: Vec::new(),
+        }
     }
 
     fn path(&self) -> &Path {
@@ -284,7 +341,9 @@ impl Side {
     }
 
     fn svc(&self, name: &str) -> Service {
-        Service { dir: self.path().join(name) }
+        Service {
+            dir: self.path().join(name),
+        }
     }
 
     fn service(&self, name: &str, run: &str) -> Service {
@@ -298,7 +357,12 @@ impl Side {
     }
 
     fn runsv(&mut self, name: &str) -> &mut Guarded {
-        &mut self.runsvs.iter_mut().find(|(n, _)| n == name).expect("runsv started").1
+        &mut self
+            .runsvs
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .expect("runsv started")
+            .1
     }
 
     /// A running fake at `name` holding `status`.
@@ -340,15 +404,21 @@ impl Side {
     fn call(&self, c: &Call) -> (Res, Duration) {
         let args: Vec<String> = c.args.iter().map(|a| self.subst(a)).collect();
         let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut env: Vec<(String, String)> =
-            vec![("SVDIR".to_owned(), self.subst("{SB}")), ("SVWAIT".to_owned(), "7".to_owned())];
+        let mut env: Vec<(String, String)> = vec![
+            ("SVDIR".to_owned(), self.subst("{SB}")),
+            ("SVWAIT".to_owned(), "7".to_owned()),
+        ];
         for (k, v) in c.env {
             env.retain(|(k2, _)| k2 != k);
             env.push(((*k).to_owned(), self.subst(v)));
         }
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let prog = c.prog.map_or_else(|| self.sv.clone(), |p| self.path().join(p));
-        let cwd = c.cwd.map_or_else(|| self.path().to_path_buf(), |d| self.path().join(d));
+        let prog = c
+            .prog
+            .map_or_else(|| self.sv.clone(), |p| self.path().join(p));
+        let cwd = c
+            .cwd
+            .map_or_else(|| self.path().to_path_buf(), |d| self.path().join(d));
         let argv0 = c.argv0.map(|a| self.subst(a));
         let t = Instant::now();
         let out = run_with(&cwd, &prog, argv0.as_deref(), &argv, &env, c.secs);
@@ -408,7 +478,10 @@ impl Twin {
                 })
                 .collect();
             during();
-            handles.into_iter().map(|h| h.join().expect("sv thread")).collect()
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("sv thread"))
+                .collect()
         })
     }
 
@@ -426,7 +499,11 @@ impl Twin {
             }
         }
         if r.len() == 2 {
-            let args = if c.args.len() > 12 { &c.args[..12] } else { c.args };
+            let args = if c.args.len() > 12 {
+                &c.args[..12]
+            } else {
+                c.args
+            };
             if r[1].0 != r[0].0 && (r[0].0 .1.len() > 2000 || r[1].0 .1.len() > 2000) {
                 // Long outputs: show where they part.
                 let (a, b) = (&r[1].0 .1, &r[0].0 .1);
@@ -465,7 +542,11 @@ impl Twin {
     /// For the documented 2.1.2/2.3.0 differences: (reference's, ours),
     /// not compared.
     fn split(&self, c: &Call, m: Mask) -> (Option<Res>, Res) {
-        let mut r: Vec<Res> = self.results_while(c, m, || {}).into_iter().map(|(x, _)| x).collect();
+        let mut r: Vec<Res> = self
+            .results_while(c, m, || {})
+            .into_iter()
+            .map(|(x, _)| x)
+            .collect();
         let ours = r.pop().unwrap();
         (r.pop(), ours)
     }
@@ -486,37 +567,59 @@ fn agrees(stat: &str, status: &[u8]) -> bool {
         _ => return false,
     };
     let word = stat.split([',', '\n']).next().unwrap_or("");
-    word == state && stat.contains(", paused") == (status[16] != 0) && stat.contains(", got TERM") == (status[18] != 0)
+    word == state
+        && stat.contains(", paused") == (status[16] != 0)
+        && stat.contains(", got TERM") == (status[18] != 0)
 }
 
 fn status_pid(status: &[u8]) -> Option<u32> {
-    (status.len() == 20).then(|| u32::from_le_bytes([status[12], status[13], status[14], status[15]]))
+    (status.len() == 20)
+        .then(|| u32::from_le_bytes([status[12], status[13], status[14], status[15]]))
 }
 
 /// Waits until `supervise/stat` reads `want` and `status` agrees.
 fn settle(svc: &Service, want: &str) {
-    wait_until(&format!("stat {want:?} in {}", svc.dir.display()), 10.0, || {
-        let stat = svc.stat();
-        stat == want && agrees(&stat, &svc.status())
-    });
+    wait_until(
+        &format!("stat {want:?} in {}", svc.dir.display()),
+        10.0,
+        || {
+            let stat = svc.stat();
+            stat == want && agrees(&stat, &svc.status())
+        },
+    );
 }
 
 fn settle_log(svc: &Service, want: &str) {
-    wait_until(&format!("log stat {want:?} in {}", svc.dir.display()), 10.0, || {
-        let stat = svc.log_stat();
-        stat == want && agrees(&stat, &fs::read(svc.path("log/supervise/status")).unwrap_or_default())
-    });
+    wait_until(
+        &format!("log stat {want:?} in {}", svc.dir.display()),
+        10.0,
+        || {
+            let stat = svc.log_stat();
+            stat == want
+                && agrees(
+                    &stat,
+                    &fs::read(svc.path("log/supervise/status")).unwrap_or_default(),
+                )
+        },
+    );
 }
 
 /// Waits until the signal recorder's start number `n` runs with its traps
 /// set and is recorded as the service's process; returns its pid.
 fn running(svc: &Service, n: usize) -> u32 {
     let pid = svc.wait_recorder(n);
-    wait_until(&format!("start {n} (pid {pid}) recorded in {}", svc.dir.display()), 10.0, || {
-        let stat = svc.stat();
-        let status = svc.status();
-        svc.pid() == Some(pid) && stat.starts_with("run") && agrees(&stat, &status) && status_pid(&status) == Some(pid)
-    });
+    wait_until(
+        &format!("start {n} (pid {pid}) recorded in {}", svc.dir.display()),
+        10.0,
+        || {
+            let stat = svc.stat();
+            let status = svc.status();
+            svc.pid() == Some(pid)
+                && stat.starts_with("run")
+                && agrees(&stat, &status)
+                && status_pid(&status) == Some(pid)
+        },
+    );
     pid
 }
 
@@ -529,7 +632,11 @@ fn sigs(svc: &Service, name: &str) -> usize {
 }
 
 fn wait_sigs(svc: &Service, name: &str, n: usize) {
-    wait_until(&format!("{n} x {name} recorded in {}", svc.dir.display()), 5.0, || sigs(svc, name) == n);
+    wait_until(
+        &format!("{n} x {name} recorded in {}", svc.dir.display()),
+        5.0,
+        || sigs(svc, name) == n,
+    );
 }
 
 /// A twin where each side supervises the signal recorder `names` with `runsv`.
@@ -554,7 +661,10 @@ fn sv_without_arguments_prints_usage_and_an_empty_line_exit_100() {
     let t = Twin::new(|_| {});
     // As the self-check runs it (found through PATH, argv[0] `sv`) and by
     // absolute path: PROG is the basename either way.
-    assert_eq!(t.same(&Call::new(&[]).argv0("sv"), Mask::Nothing), res(100, "", USAGE));
+    assert_eq!(
+        t.same(&Call::new(&[]).argv0("sv"), Mask::Nothing),
+        res(100, "", USAGE)
+    );
     assert_eq!(t.same(&Call::new(&[]), Mask::Nothing), res(100, "", USAGE));
 }
 
@@ -575,8 +685,14 @@ fn sv_bad_options_and_unknown_commands_are_usage_errors_exit_100() {
     let cases: Vec<(&[&str], String)> = vec![
         (&["-x", "status", "svc"], illegal('x')),
         (&["-vq", "status", "svc"], illegal('q')),
-        (&["-w"], format!("sv: option requires an argument -- w\n{USAGE}")),
-        (&["-v", "-w"], format!("sv: option requires an argument -- w\n{USAGE}")),
+        (
+            &["-w"],
+            format!("sv: option requires an argument -- w\n{USAGE}"),
+        ),
+        (
+            &["-v", "-w"],
+            format!("sv: option requires an argument -- w\n{USAGE}"),
+        ),
         (&["status"], USAGE.to_owned()),
         (&["-v"], USAGE.to_owned()),
         (&["-w", "5"], USAGE.to_owned()),
@@ -600,23 +716,39 @@ fn sv_bad_options_and_unknown_commands_are_usage_errors_exit_100() {
     for (args, err) in cases {
         let got = t.same(&Call::new(args), Mask::Secs);
         assert_eq!(got, res(100, "", &err), "sv {args:?}");
-        assert_eq!(t.ours().get_fake("svc").sent(), "", "sv {args:?} wrote to the control FIFO");
+        assert_eq!(
+            t.ours().get_fake("svc").sent(),
+            "",
+            "sv {args:?} wrote to the control FIFO"
+        );
     }
 }
 
 #[test]
 fn sv_options_stop_at_the_first_non_option_so_later_words_are_services() {
     let t = Twin::new(|s| s.fake("svc", &st_run(31)));
-    let fail = |n: &str| format!("fail: {n}: unable to change to service directory: file does not exist\n");
+    let fail = |n: &str| {
+        format!("fail: {n}: unable to change to service directory: file does not exist\n")
+    };
     let got = t.same(&Call::new(&["status", "svc", "-w", "3"]), Mask::Secs);
-    assert_eq!(got, res(2, &format!("run: svc: (pid 31) Ns\n{}{}", fail("-w"), fail("3")), ""));
+    assert_eq!(
+        got,
+        res(
+            2,
+            &format!("run: svc: (pid 31) Ns\n{}{}", fail("-w"), fail("3")),
+            ""
+        )
+    );
     let got = t.same(&Call::new(&["--", "status", "svc"]), Mask::Secs);
     assert_eq!(got, ok("run: svc: (pid 31) Ns\n"));
     // Grouped options with an attached argument.
     let got = t.same(&Call::new(&["-vw5", "hup", "svc"]), Mask::Secs);
     assert_eq!(got, ok("ok: run: svc: (pid 31) Ns\n"));
     t.each(|s| assert_eq!(s.get_fake("svc").sent(), "h", "{}", s.label));
-    let got = t.same(&Call::new(&["-w", "0", "-v", "--", "down", "svc"]), Mask::Secs);
+    let got = t.same(
+        &Call::new(&["-w", "0", "-v", "--", "down", "svc"]),
+        Mask::Secs,
+    );
     assert_eq!(got, res(1, "timeout: run: svc: (pid 31) Ns\n", ""));
     t.each(|s| assert_eq!(s.get_fake("svc").sent(), "d", "{}", s.label));
 }
@@ -630,12 +762,28 @@ fn sv_down_by_absolute_path_prints_nothing_then_exit_stops_runsv_with_0() {
         s.start(&runsv, "svc");
     });
     t.each(|s| settle(&s.svc("svc"), "run\n"));
-    assert_eq!(t.same(&Call::new(&["down", "{SB}/svc"]).argv0("sv"), Mask::PidsAndSecs), ok(""));
+    assert_eq!(
+        t.same(
+            &Call::new(&["down", "{SB}/svc"]).argv0("sv"),
+            Mask::PidsAndSecs
+        ),
+        ok("")
+    );
     t.each(|s| settle(&s.svc("svc"), "down\n"));
-    assert_eq!(t.same(&Call::new(&["exit", "{SB}/svc"]).argv0("sv"), Mask::PidsAndSecs), ok(""));
+    assert_eq!(
+        t.same(
+            &Call::new(&["exit", "{SB}/svc"]).argv0("sv"),
+            Mask::PidsAndSecs
+        ),
+        ok("")
+    );
     for s in &mut t.sides {
         let label = s.label;
-        assert_eq!(s.runsv("svc").wait_exit(5.0).code(), Some(0), "{label}: runsv exit code after sv exit");
+        assert_eq!(
+            s.runsv("svc").wait_exit(5.0).code(),
+            Some(0),
+            "{label}: runsv exit code after sv exit"
+        );
     }
 }
 
@@ -648,12 +796,36 @@ fn signal_commands_scenario(runsv: &Path) {
     let t = recorder_twin(runsv, &["svc"]);
     let pids = t.map(|s| running(&s.svc("svc"), 1));
     let cases: [(&[&str], &str, &str); 9] = [
-        (&["-w", "5", "hup", "svc"], "HUP", "ok: run: svc: (pid N) Ns\n"),
-        (&["-v", "alarm", "./svc"], "ALRM", "ok: run: ./svc: (pid N) Ns\n"),
-        (&["-w5", "interrupt", "{SB}/svc"], "INT", "ok: run: SB/svc: (pid N) Ns\n"),
-        (&["-vw", "5", "quit", "svc/"], "QUIT", "ok: run: svc/: (pid N) Ns\n"),
-        (&["-w", "5", "1xyz", "svc"], "USR1", "ok: run: svc: (pid N) Ns\n"),
-        (&["-w", "5", "2", "svc"], "USR2", "ok: run: svc: (pid N) Ns\n"),
+        (
+            &["-w", "5", "hup", "svc"],
+            "HUP",
+            "ok: run: svc: (pid N) Ns\n",
+        ),
+        (
+            &["-v", "alarm", "./svc"],
+            "ALRM",
+            "ok: run: ./svc: (pid N) Ns\n",
+        ),
+        (
+            &["-w5", "interrupt", "{SB}/svc"],
+            "INT",
+            "ok: run: SB/svc: (pid N) Ns\n",
+        ),
+        (
+            &["-vw", "5", "quit", "svc/"],
+            "QUIT",
+            "ok: run: svc/: (pid N) Ns\n",
+        ),
+        (
+            &["-w", "5", "1xyz", "svc"],
+            "USR1",
+            "ok: run: svc: (pid N) Ns\n",
+        ),
+        (
+            &["-w", "5", "2", "svc"],
+            "USR2",
+            "ok: run: svc: (pid N) Ns\n",
+        ),
         (&["reload", "svc"], "HUP", "ok: run: svc: (pid N) Ns\n"),
         (&["h", "svc"], "HUP", ""),
         (&["interruptxyz", "svc"], "INT", ""),
@@ -667,15 +839,33 @@ fn signal_commands_scenario(runsv: &Path) {
         t.each(|s| wait_sigs(&s.svc("svc"), sig, n));
     }
 
-    assert_eq!(t.sv(&["-w", "5", "pause", "svc"]), ok("ok: run: svc: (pid N) Ns, paused\n"));
+    assert_eq!(
+        t.sv(&["-w", "5", "pause", "svc"]),
+        ok("ok: run: svc: (pid N) Ns, paused\n")
+    );
     for (s, pid) in pairs(&t, &pids) {
-        wait_until(&format!("{}: service stopped by pause", s.label), 5.0, || proc_state(pid) == Some('T'));
+        wait_until(
+            &format!("{}: service stopped by pause", s.label),
+            5.0,
+            || proc_state(pid) == Some('T'),
+        );
     }
-    assert_eq!(t.sv(&["status", "svc"]), ok("run: svc: (pid N) Ns, paused\n"));
-    assert_eq!(t.sv(&["-w", "5", "cont", "svc"]), ok("ok: run: svc: (pid N) Ns\n"));
+    assert_eq!(
+        t.sv(&["status", "svc"]),
+        ok("run: svc: (pid N) Ns, paused\n")
+    );
+    assert_eq!(
+        t.sv(&["-w", "5", "cont", "svc"]),
+        ok("ok: run: svc: (pid N) Ns\n")
+    );
     for (s, pid) in pairs(&t, &pids) {
         wait_sigs(&s.svc("svc"), "CONT", 1);
-        assert_ne!(proc_state(pid), Some('T'), "{}: still stopped after cont", s.label);
+        assert_ne!(
+            proc_state(pid),
+            Some('T'),
+            "{}: still stopped after cont",
+            s.label
+        );
     }
     assert_eq!(t.sv(&["p", "svc"]), ok(""));
     t.each(|s| settle(&s.svc("svc"), "run, paused\n"));
@@ -684,7 +874,12 @@ fn signal_commands_scenario(runsv: &Path) {
 
     for (s, pid) in pairs(&t, &pids) {
         let svc = s.svc("svc");
-        assert_eq!(svc.pid(), Some(pid), "{}: a signal command restarted the service", s.label);
+        assert_eq!(
+            svc.pid(),
+            Some(pid),
+            "{}: a signal command restarted the service",
+            s.label
+        );
         assert_eq!((starts(&svc), sigs(&svc, "TERM")), (1, 0), "{}", s.label);
     }
 }
@@ -696,7 +891,9 @@ fn sv_signal_and_pause_commands_match_the_reference_on_our_runsv() {
 
 #[test]
 fn sv_interop_signal_and_pause_commands_drive_the_reference_runsv() {
-    let Some(runsv) = ref_runit("runsv") else { return };
+    let Some(runsv) = ref_runit("runsv") else {
+        return;
+    };
     signal_commands_scenario(&runsv);
 }
 
@@ -707,7 +904,10 @@ fn up_down_scenario(runsv: &Path) {
     t.each(|s| {
         running(&s.svc("svc"), 1);
     });
-    assert_eq!(t.sv(&["-w", "5", "down", "svc"]), ok("ok: down: svc: Ns, normally up\n"));
+    assert_eq!(
+        t.sv(&["-w", "5", "down", "svc"]),
+        ok("ok: down: svc: Ns, normally up\n")
+    );
     t.each(|s| {
         settle(&s.svc("svc"), "down\n");
         wait_sigs(&s.svc("svc"), "TERM", 1);
@@ -716,48 +916,104 @@ fn up_down_scenario(runsv: &Path) {
     // Want is down but got TERM is clear: `d` is sent again, harmlessly.
     assert_eq!(t.sv(&["down", "svc"]), ok(""));
 
-    assert_eq!(t.sv(&["-w", "5", "up", "svc"]), ok("ok: run: svc: (pid N) Ns\n"));
+    assert_eq!(
+        t.sv(&["-w", "5", "up", "svc"]),
+        ok("ok: run: svc: (pid N) Ns\n")
+    );
     let p2 = t.map(|s| running(&s.svc("svc"), 2));
     // Already wanted up: nothing is written, and the wait is met at once.
-    assert_eq!(t.sv(&["-w", "5", "upxyz", "svc"]), ok("ok: run: svc: (pid N) Ns\n"));
-    t.each(|s| assert_eq!(starts(&s.svc("svc")), 2, "{}: up restarted a running service", s.label));
+    assert_eq!(
+        t.sv(&["-w", "5", "upxyz", "svc"]),
+        ok("ok: run: svc: (pid N) Ns\n")
+    );
+    t.each(|s| {
+        assert_eq!(
+            starts(&s.svc("svc")),
+            2,
+            "{}: up restarted a running service",
+            s.label
+        )
+    });
 
     // (`ok:` may show the old pid when the restart is in the same second,
     // SPEC §7.6; pids are masked.)
-    assert_eq!(t.sv(&["-w", "5", "term", "svc"]), ok("ok: run: svc: (pid N) Ns\n"));
+    assert_eq!(
+        t.sv(&["-w", "5", "term", "svc"]),
+        ok("ok: run: svc: (pid N) Ns\n")
+    );
     let p3 = t.map(|s| running(&s.svc("svc"), 3));
     for (s, pid) in pairs(&t, &p2) {
         assert_eq!(sigs(&s.svc("svc"), "TERM"), 2, "{}", s.label);
-        wait_until(&format!("{}: old process gone after term", s.label), 5.0, || !alive(pid));
+        wait_until(
+            &format!("{}: old process gone after term", s.label),
+            5.0,
+            || !alive(pid),
+        );
     }
-    assert_eq!(t.sv(&["-w", "5", "kill", "svc"]), ok("ok: run: svc: (pid N) Ns\n"));
+    assert_eq!(
+        t.sv(&["-w", "5", "kill", "svc"]),
+        ok("ok: run: svc: (pid N) Ns\n")
+    );
     let p4 = t.map(|s| running(&s.svc("svc"), 4));
     for (s, pid) in pairs(&t, &p3) {
-        assert_eq!(sigs(&s.svc("svc"), "TERM"), 2, "{}: kill sent TERM", s.label);
-        wait_until(&format!("{}: old process gone after kill", s.label), 5.0, || !alive(pid));
+        assert_eq!(
+            sigs(&s.svc("svc"), "TERM"),
+            2,
+            "{}: kill sent TERM",
+            s.label
+        );
+        wait_until(
+            &format!("{}: old process gone after kill", s.label),
+            5.0,
+            || !alive(pid),
+        );
     }
 
-    assert_eq!(t.sv(&["-w", "5", "once", "svc"]), ok("ok: run: svc: (pid N) Ns, want down\n"));
+    assert_eq!(
+        t.sv(&["-w", "5", "once", "svc"]),
+        ok("ok: run: svc: (pid N) Ns, want down\n")
+    );
     for (s, pid) in pairs(&t, &p4) {
         settle(&s.svc("svc"), "run, want down\n");
-        assert_eq!(s.svc("svc").pid(), Some(pid), "{}: once restarted a running service", s.label);
+        assert_eq!(
+            s.svc("svc").pid(),
+            Some(pid),
+            "{}: once restarted a running service",
+            s.label
+        );
     }
-    assert_eq!(t.sv(&["status", "svc"]), ok("run: svc: (pid N) Ns, want down\n"));
+    assert_eq!(
+        t.sv(&["status", "svc"]),
+        ok("run: svc: (pid N) Ns, want down\n")
+    );
     // After once: want is down but no TERM yet, so `d` is sent.
-    assert_eq!(t.sv(&["-w", "5", "down", "svc"]), ok("ok: down: svc: Ns, normally up\n"));
+    assert_eq!(
+        t.sv(&["-w", "5", "down", "svc"]),
+        ok("ok: down: svc: Ns, normally up\n")
+    );
     t.each(|s| wait_sigs(&s.svc("svc"), "TERM", 3));
 
-    assert_eq!(t.sv(&["-w", "5", "exit", "svc"]), ok("ok: svc: runsv not running\n"));
+    assert_eq!(
+        t.sv(&["-w", "5", "exit", "svc"]),
+        ok("ok: svc: runsv not running\n")
+    );
     for s in &mut t.sides {
         let label = s.label;
-        assert_eq!(s.runsv("svc").wait_exit(5.0).code(), Some(0), "{label}: runsv exit code");
+        assert_eq!(
+            s.runsv("svc").wait_exit(5.0).code(),
+            Some(0),
+            "{label}: runsv exit code"
+        );
     }
     let not_running = res(1, "fail: svc: runsv not running\n", "");
     assert_eq!(t.sv(&["status", "svc"]), not_running);
     assert_eq!(t.sv(&["-v", "up", "svc"]), not_running);
     assert_eq!(t.sv(&["check", "svc"]), not_running);
     assert_eq!(t.sv(&["exit", "svc"]), ok("ok: svc: runsv not running\n"));
-    assert_eq!(t.sv(&["-v", "e", "svc"]), ok("ok: svc: runsv not running\n"));
+    assert_eq!(
+        t.sv(&["-v", "e", "svc"]),
+        ok("ok: svc: runsv not running\n")
+    );
 }
 
 #[test]
@@ -767,7 +1023,9 @@ fn sv_up_down_term_kill_once_exit_match_the_reference_on_our_runsv() {
 
 #[test]
 fn sv_interop_up_down_term_kill_once_exit_drive_the_reference_runsv() {
-    let Some(runsv) = ref_runit("runsv") else { return };
+    let Some(runsv) = ref_runit("runsv") else {
+        return;
+    };
     up_down_scenario(&runsv);
 }
 
@@ -778,7 +1036,10 @@ fn lsb_words_scenario(runsv: &Path) {
         running(&s.svc("svc"), 1);
     });
     let up = ok("ok: run: svc: (pid N) Ns\n");
-    assert_eq!(t.sv(&["stop", "svc"]), ok("ok: down: svc: Ns, normally up\n"));
+    assert_eq!(
+        t.sv(&["stop", "svc"]),
+        ok("ok: down: svc: Ns, normally up\n")
+    );
     t.each(|s| wait_sigs(&s.svc("svc"), "TERM", 1));
     assert_eq!(t.sv(&["start", "svc"]), up);
     t.each(|s| {
@@ -797,10 +1058,17 @@ fn lsb_words_scenario(runsv: &Path) {
         assert_eq!(sigs(&s.svc("svc"), "TERM"), 3, "{}", s.label);
     });
     assert_eq!(t.sv(&["check", "svc"]), up);
-    assert_eq!(t.sv(&["shutdown", "svc"]), ok("ok: svc: runsv not running\n"));
+    assert_eq!(
+        t.sv(&["shutdown", "svc"]),
+        ok("ok: svc: runsv not running\n")
+    );
     for s in &mut t.sides {
         let label = s.label;
-        assert_eq!(s.runsv("svc").wait_exit(5.0).code(), Some(0), "{label}: runsv exit code after shutdown");
+        assert_eq!(
+            s.runsv("svc").wait_exit(5.0).code(),
+            Some(0),
+            "{label}: runsv exit code after shutdown"
+        );
         assert_eq!(sigs(&s.svc("svc"), "TERM"), 4, "{label}");
     }
 }
@@ -812,7 +1080,9 @@ fn sv_start_stop_reload_restart_shutdown_match_the_reference_on_our_runsv() {
 
 #[test]
 fn sv_interop_start_stop_reload_restart_shutdown_drive_the_reference_runsv() {
-    let Some(runsv) = ref_runit("runsv") else { return };
+    let Some(runsv) = ref_runit("runsv") else {
+        return;
+    };
     lsb_words_scenario(&runsv);
 }
 
@@ -843,13 +1113,24 @@ fn force_words_scenario(runsv: &Path) {
     assert_eq!(t.sv(&["try-restart", "svc"]), down);
     t.each(|s| {
         let svc = s.svc("svc");
-        stays_false(&format!("{}: try-restart started a stopped service", s.label), 0.3, || starts(&svc) != 3);
+        stays_false(
+            &format!("{}: try-restart started a stopped service", s.label),
+            0.3,
+            || starts(&svc) != 3,
+        );
         assert_eq!(svc.stat(), "down\n", "{}", s.label);
     });
-    assert_eq!(t.sv(&["force-shutdown", "svc"]), ok("ok: svc: runsv not running\n"));
+    assert_eq!(
+        t.sv(&["force-shutdown", "svc"]),
+        ok("ok: svc: runsv not running\n")
+    );
     for s in &mut t.sides {
         let label = s.label;
-        assert_eq!(s.runsv("svc").wait_exit(5.0).code(), Some(0), "{label}: runsv exit code after force-shutdown");
+        assert_eq!(
+            s.runsv("svc").wait_exit(5.0).code(),
+            Some(0),
+            "{label}: runsv exit code after force-shutdown"
+        );
     }
 }
 
@@ -860,7 +1141,9 @@ fn sv_force_commands_and_try_restart_match_the_reference_on_our_runsv() {
 
 #[test]
 fn sv_interop_force_commands_and_try_restart_drive_the_reference_runsv() {
-    let Some(runsv) = ref_runit("runsv") else { return };
+    let Some(runsv) = ref_runit("runsv") else {
+        return;
+    };
     force_words_scenario(&runsv);
 }
 
@@ -894,15 +1177,27 @@ fn variants_scenario(runsv: &Path) {
         wait_sigs(&s.svc("b"), "HUP", 1);
     });
     // Which service is reported first depends on when each runsv answers.
-    let (got, _) = t.same_timed(&Call::new(&["-w", "5", "down", "a", "b"]), Mask::PidsAndSecs, true, || {});
-    assert_eq!(got, ok("ok: down: a: Ns, normally up\nok: down: b: Ns, normally up\n"));
+    let (got, _) = t.same_timed(
+        &Call::new(&["-w", "5", "down", "a", "b"]),
+        Mask::PidsAndSecs,
+        true,
+        || {},
+    );
+    assert_eq!(
+        got,
+        ok("ok: down: a: Ns, normally up\nok: down: b: Ns, normally up\n")
+    );
 
     assert_eq!(t.sv(&["E", "a"]), ok("ok: a: runsv not running\n"));
     assert_eq!(t.sv(&["X", "b"]), ok("ok: b: runsv not running\n"));
     for s in &mut t.sides {
         let label = s.label;
         for n in ["a", "b"] {
-            assert_eq!(s.runsv(n).wait_exit(5.0).code(), Some(0), "{label}: runsv {n} exit code");
+            assert_eq!(
+                s.runsv(n).wait_exit(5.0).code(),
+                Some(0),
+                "{label}: runsv {n} exit code"
+            );
         }
     }
     assert_eq!(t.sv(&["xyz", "a"]), ok("ok: a: runsv not running\n"));
@@ -917,7 +1212,9 @@ fn sv_force_variants_x_e_d_t_and_several_services_match_the_reference_on_our_run
 
 #[test]
 fn sv_interop_force_variants_x_e_d_t_and_several_services_drive_the_reference_runsv() {
-    let Some(runsv) = ref_runit("runsv") else { return };
+    let Some(runsv) = ref_runit("runsv") else {
+        return;
+    };
     variants_scenario(&runsv);
 }
 
@@ -941,7 +1238,13 @@ fn row(
     sent: &'static str,
     want: Res,
 ) -> Row {
-    Row { args: args.to_vec(), env: env.to_vec(), status: status.to_vec(), sent, want }
+    Row {
+        args: args.to_vec(),
+        env: env.to_vec(),
+        status: status.to_vec(),
+        sent,
+        want,
+    }
 }
 
 /// Runs all rows at once, row i against its own fake `r{i}/svc` (with
@@ -970,9 +1273,14 @@ fn run_rows(rows: &[Row], prep: impl Fn(&Service)) -> (Twin, Vec<Duration>) {
         let handles: Vec<_> = rows
             .iter()
             .zip(&envs)
-            .map(|(r, e)| scope.spawn(move || t.results_while(&Call::new(&r.args).env(e), Mask::Secs, || {})))
+            .map(|(r, e)| {
+                scope.spawn(move || t.results_while(&Call::new(&r.args).env(e), Mask::Secs, || {}))
+            })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("row thread")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("row thread"))
+            .collect()
     });
     let mut took = Vec::new();
     for (i, (r, out)) in rows.iter().zip(outs).enumerate() {
@@ -980,9 +1288,16 @@ fn run_rows(rows: &[Row], prep: impl Fn(&Service)) -> (Twin, Vec<Duration>) {
         let (got, d) = t.check_same(&Call::new(args).env(&envs[i]), out, false);
         let bytes = t.map(|s| s.get_fake(&format!("r{i}/svc")).sent());
         if bytes.len() == 2 {
-            assert_eq!(bytes[1], bytes[0], "sv {args:?} env {env:?}: bytes sent (left: ours, right: reference)");
+            assert_eq!(
+                bytes[1], bytes[0],
+                "sv {args:?} env {env:?}: bytes sent (left: ours, right: reference)"
+            );
         }
-        assert_eq!(bytes.last().unwrap(), r.sent, "sv {args:?} env {env:?}: bytes sent by ours");
+        assert_eq!(
+            bytes.last().unwrap(),
+            r.sent,
+            "sv {args:?} env {env:?}: bytes sent by ours"
+        );
         assert_eq!(got, r.want, "sv {args:?} env {env:?}");
         took.push(d);
     }
@@ -1095,7 +1410,13 @@ fn sv_every_command_word_with_v_waits_like_the_reference() {
     ];
     let mut all = Vec::new();
     for (word, sent, want) in rows {
-        all.push(row(&["-v", word, "svc"], &[("SVWAIT", "0")], &status, sent, want.clone()));
+        all.push(row(
+            &["-v", word, "svc"],
+            &[("SVWAIT", "0")],
+            &status,
+            sent,
+            want.clone(),
+        ));
         all.push(row(&["-w", "0", word, "svc"], &[], &status, sent, want));
     }
     run_rows(&all, |_| {});
@@ -1123,12 +1444,18 @@ fn sv_commands_to_a_stopped_service_send_and_wait_like_the_reference() {
         (&["check", "svc"], "", okl.clone()),
         (&["stop", "svc"], "d", okl.clone()),
         (&["start", "svc"], "u", timeout.clone()),
-        (&["force-restart", "svc"], "tcuk", res(1, &format!("kill: {line}"), "")),
+        (
+            &["force-restart", "svc"],
+            "tcuk",
+            res(1, &format!("kill: {line}"), ""),
+        ),
         (&["T", "svc"], "tc", okl.clone()),
         (&["status", "svc"], "", ok(line)),
     ];
-    let rows: Vec<Row> =
-        rows.into_iter().map(|(args, sent, want)| row(args, &[("SVWAIT", "0")], &status, sent, want)).collect();
+    let rows: Vec<Row> = rows
+        .into_iter()
+        .map(|(args, sent, want)| row(args, &[("SVWAIT", "0")], &status, sent, want))
+        .collect();
     run_rows(&rows, |_| {});
 }
 
@@ -1140,8 +1467,20 @@ fn sv_down_is_not_resent_once_want_down_and_got_term_are_set() {
     let once = status_bytes(tai(unix_now() - 100), 7, 0, b'd', 0, 1);
     let rows = [
         row(&["down", "svc"], &[], &stopping, "", ok("")),
-        row(&["-w", "0", "down", "svc"], &[], &stopping, "", res(1, &format!("timeout: {line}"), "")),
-        row(&["-w", "0", "force-stop", "svc"], &[], &stopping, "k", res(1, &format!("kill: {line}"), "")),
+        row(
+            &["-w", "0", "down", "svc"],
+            &[],
+            &stopping,
+            "",
+            res(1, &format!("timeout: {line}"), ""),
+        ),
+        row(
+            &["-w", "0", "force-stop", "svc"],
+            &[],
+            &stopping,
+            "k",
+            res(1, &format!("kill: {line}"), ""),
+        ),
         row(&["status", "svc"], &[], &stopping, "", ok(line)),
         row(&["down", "svc"], &[], &once, "d", ok("")),
         // And `up` goes out whenever want is not up.
@@ -1161,12 +1500,20 @@ fn sv_status_shows_every_state_and_flag_like_the_reference() {
         s.service("nd", "exec sleep 1000").file("down", "");
         s.service("ps", "exec sleep 1000");
         s.service("gt", "trap '' TERM\nexec sleep 1000");
-        s.service("fin", "exit 0").script("finish", "exec sleep 1000");
+        s.service("fin", "exit 0")
+            .script("finish", "exec sleep 1000");
         s.service("once", "exec sleep 1000").file("down", "");
-        s.service("lg", "exec sleep 1000").script("log/run", "exec cat >/dev/null");
-        s.service("lgdown", "exec sleep 1000").file("down", "").script("log/run", "exec cat >/dev/null");
-        s.service("lgoff", "exec sleep 1000").script("log/run", "exec cat >/dev/null").file("log/down", "");
-        for n in ["up", "nd", "ps", "gt", "fin", "once", "lg", "lgdown", "lgoff"] {
+        s.service("lg", "exec sleep 1000")
+            .script("log/run", "exec cat >/dev/null");
+        s.service("lgdown", "exec sleep 1000")
+            .file("down", "")
+            .script("log/run", "exec cat >/dev/null");
+        s.service("lgoff", "exec sleep 1000")
+            .script("log/run", "exec cat >/dev/null")
+            .file("log/down", "");
+        for n in [
+            "up", "nd", "ps", "gt", "fin", "once", "lg", "lgdown", "lgoff",
+        ] {
             s.start(&runsv, n);
         }
     });
@@ -1190,7 +1537,9 @@ fn sv_status_shows_every_state_and_flag_like_the_reference() {
         settle(&s.svc("lgoff"), "run\n");
         settle_log(&s.svc("lgoff"), "down\n");
     });
-    let got = t.sv(&["status", "up", "nd", "ps", "gt", "fin", "once", "lg", "lgdown", "lgoff"]);
+    let got = t.sv(&[
+        "status", "up", "nd", "ps", "gt", "fin", "once", "lg", "lgdown", "lgoff",
+    ]);
     let want = "run: up: (pid N) Ns\n\
                 down: nd: Ns\n\
                 run: ps: (pid N) Ns, paused\n\
@@ -1206,7 +1555,10 @@ fn sv_status_shows_every_state_and_flag_like_the_reference() {
     let lg = t.ours().svc("lg");
     let want = format!("(pid {}) ", lg.pid().unwrap());
     assert!(out.starts_with(&format!("run: lg: {want}")), "{out:?}");
-    assert!(out.contains(&format!("; run: log: (pid {}) ", lg.log_pid().unwrap())), "{out:?}");
+    assert!(
+        out.contains(&format!("; run: log: (pid {}) ", lg.log_pid().unwrap())),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -1250,21 +1602,38 @@ fn sv_status_reports_a_log_runsv_not_running_or_a_log_that_is_no_directory() {
         mkfifo(&log.join("supervise/ok"));
         fs::write(s.svc("file").path("log"), "").unwrap();
         // A live log supervise/ whose status is truncated.
-        let f = Fake::new(&s.svc("bad").path("log"), Some(&st_run(99)[..10]), true, true);
+        let f = Fake::new(
+            &s.svc("bad").path("log"),
+            Some(&st_run(99)[..10]),
+            true,
+            true,
+        );
         s.add_fake("bad/log", f);
     }
     let got = t.sv(&["status", "dead"]);
-    assert_eq!(got, res(1, "run: dead: (pid N) Ns; fail: dead/log: runsv not running\n", ""));
+    assert_eq!(
+        got,
+        res(
+            1,
+            "run: dead: (pid N) Ns; fail: dead/log: runsv not running\n",
+            ""
+        )
+    );
     let got = t.sv(&["status", "file"]);
-    let want = "run: file: (pid N) Ns; warning: file/log: unable to change directory: not a directory\n";
+    let want =
+        "run: file: (pid N) Ns; warning: file/log: unable to change directory: not a directory\n";
     assert_eq!(got, res(1, want, ""));
     let got = t.sv(&["status", "bad"]);
-    let want = "run: bad: (pid N) Ns; warning: bad/log: unable to read supervise/status: bad format\n\
+    let want =
+        "run: bad: (pid N) Ns; warning: bad/log: unable to read supervise/status: bad format\n\
                 run: log: (pid N) Ns\n";
     assert_eq!(got, res(1, want, ""));
     // Lines after a wait have no log part.
     let got = t.sv(&["-w", "5", "up", "dead", "file", "bad"]);
-    assert_eq!(got, ok("ok: run: dead: (pid N) Ns\nok: run: file: (pid N) Ns\nok: run: bad: (pid N) Ns\n"));
+    assert_eq!(
+        got,
+        ok("ok: run: dead: (pid N) Ns\nok: run: file: (pid N) Ns\nok: run: bad: (pid N) Ns\n")
+    );
 }
 
 #[test]
@@ -1273,19 +1642,55 @@ fn sv_status_of_crafted_status_bytes_matches_the_reference() {
     let ago = tai(unix_now() - 100);
     // (status, `down` file, expected stdout with seconds masked)
     let rows: Vec<(Vec<u8>, bool, &str)> = vec![
-        (status_bytes(ago, 0, 0, b'u', 0, 0), false, "down: svc: Ns, normally up, want up\n"),
-        (status_bytes(ago, 0, 0, b'u', 0, 0), true, "down: svc: Ns, want up\n"),
-        (status_bytes(ago, 9, 0, b'u', 0, 1), true, "run: svc: (pid 9) Ns, normally down\n"),
+        (
+            status_bytes(ago, 0, 0, b'u', 0, 0),
+            false,
+            "down: svc: Ns, normally up, want up\n",
+        ),
+        (
+            status_bytes(ago, 0, 0, b'u', 0, 0),
+            true,
+            "down: svc: Ns, want up\n",
+        ),
+        (
+            status_bytes(ago, 9, 0, b'u', 0, 1),
+            true,
+            "run: svc: (pid 9) Ns, normally down\n",
+        ),
         // Paused and TERM flags and "want down" are shown only with a pid.
-        (status_bytes(ago, 0, 1, b'd', 1, 0), false, "down: svc: Ns, normally up\n"),
-        (status_bytes(ago, 7, 5, b'x', 9, 2), false, "finish: svc: (pid 7) Ns, paused, got TERM\n"),
-        (status_bytes(ago, 0, 0, b'u', 0, 1), false, "run: svc: (pid 0) Ns, normally up, want up\n"),
+        (
+            status_bytes(ago, 0, 1, b'd', 1, 0),
+            false,
+            "down: svc: Ns, normally up\n",
+        ),
+        (
+            status_bytes(ago, 7, 5, b'x', 9, 2),
+            false,
+            "finish: svc: (pid 7) Ns, paused, got TERM\n",
+        ),
+        (
+            status_bytes(ago, 0, 0, b'u', 0, 1),
+            false,
+            "run: svc: (pid 0) Ns, normally up, want up\n",
+        ),
         // An unknown state byte: no state word, but a pid.
-        (status_bytes(ago, 42, 0, b'u', 0, 7), false, "svc: (pid 42) Ns\n"),
+        (
+            status_bytes(ago, 42, 0, b'u', 0, 7),
+            false,
+            "svc: (pid 42) Ns\n",
+        ),
         // A time stamp of 0 is ~2^62 seconds ago.
-        (status_bytes(0, 5, 0, b'u', 0, 1), false, "run: svc: (pid 5) Ns\n"),
+        (
+            status_bytes(0, 5, 0, b'u', 0, 1),
+            false,
+            "run: svc: (pid 5) Ns\n",
+        ),
         // Extra bytes after the 20 are ignored.
-        ([st_run(5), b"0123456789".to_vec()].concat(), false, "run: svc: (pid 5) Ns\n"),
+        (
+            [st_run(5), b"0123456789".to_vec()].concat(),
+            false,
+            "run: svc: (pid 5) Ns\n",
+        ),
     ];
     for (status, down, want) in rows {
         t.each(|s| {
@@ -1299,25 +1704,48 @@ fn sv_status_of_crafted_status_bytes_matches_the_reference() {
             }
         });
         let got = t.same(&Call::new(&["status", "svc"]), Mask::Secs);
-        assert_eq!(got, ok(want), "status bytes {status:02x?}, down file {down}");
+        assert_eq!(
+            got,
+            ok(want),
+            "status bytes {status:02x?}, down file {down}"
+        );
     }
     // Seconds: whole seconds since the stamp; a future stamp gives 0.
-    t.each(|s| s.get_fake("svc").set(&status_bytes(tai(unix_now() + 1000), 5, 0, b'u', 0, 1)));
+    t.each(|s| {
+        s.get_fake("svc")
+            .set(&status_bytes(tai(unix_now() + 1000), 5, 0, b'u', 0, 1))
+    });
     let got = t.same(&Call::new(&["status", "svc"]), Mask::Nothing);
     assert_eq!(got, ok("run: svc: (pid 5) 0s\n"));
-    t.each(|s| s.get_fake("svc").set(&status_bytes(u64::MAX, 5, 0, b'u', 0, 1)));
+    t.each(|s| {
+        s.get_fake("svc")
+            .set(&status_bytes(u64::MAX, 5, 0, b'u', 0, 1))
+    });
     let got = t.same(&Call::new(&["status", "svc"]), Mask::Nothing);
     assert_eq!(got, ok("run: svc: (pid 5) 0s\n"));
     t.ours().get_fake("svc").set(&st_run(5));
     let ((code, out, _), _) = t.ours().call(&Call::new(&["status", "svc"]));
     assert_eq!(code, Some(0));
-    assert!(out == "run: svc: (pid 5) 100s\n" || out == "run: svc: (pid 5) 101s\n", "{out:?}");
+    assert!(
+        out == "run: svc: (pid 5) 100s\n" || out == "run: svc: (pid 5) 101s\n",
+        "{out:?}"
+    );
     // runit reads the pid into an int and prints it as an unsigned long:
     // from 2^31 on, the value is sign-extended to 64 bits.
-    for (pid, shown) in [(0x8000_0000, "18446744071562067968"), (u32::MAX, "18446744073709551615")] {
-        t.each(|s| s.get_fake("svc").set(&status_bytes(ago, pid, 0, b'u', 0, 1)));
+    for (pid, shown) in [
+        (0x8000_0000, "18446744071562067968"),
+        (u32::MAX, "18446744073709551615"),
+    ] {
+        t.each(|s| {
+            s.get_fake("svc")
+                .set(&status_bytes(ago, pid, 0, b'u', 0, 1))
+        });
         let got = t.same(&Call::new(&["status", "svc"]), Mask::Secs);
-        assert_eq!(got, ok(&format!("run: svc: (pid {shown}) Ns\n")), "pid {pid:#x}");
+        assert_eq!(
+            got,
+            ok(&format!("run: svc: (pid {shown}) Ns\n")),
+            "pid {pid:#x}"
+        );
     }
 }
 
@@ -1332,10 +1760,19 @@ fn sv_unreadable_or_missing_supervise_files_give_the_reference_messages() {
         let f = Fake::new(&p.join("statusfifo"), None, true, true);
         mkfifo(&f.svc.path("supervise/status"));
         s.add_fake("statusfifo", f);
-        s.add_fake("short", Fake::new(&p.join("short"), Some(&st_run(5)[..10]), true, true));
+        s.add_fake(
+            "short",
+            Fake::new(&p.join("short"), Some(&st_run(5)[..10]), true, true),
+        );
         s.add_fake("empty", Fake::new(&p.join("empty"), Some(b""), true, true));
-        s.add_fake("dead", Fake::new(&p.join("dead"), Some(&st_run(5)), false, false));
-        s.add_fake("deadctl", Fake::new(&p.join("deadctl"), Some(&st_run(5)), true, false));
+        s.add_fake(
+            "dead",
+            Fake::new(&p.join("dead"), Some(&st_run(5)), false, false),
+        );
+        s.add_fake(
+            "deadctl",
+            Fake::new(&p.join("deadctl"), Some(&st_run(5)), true, false),
+        );
         let f = Fake::new(&p.join("noctl"), Some(&st_run(5)), true, false);
         fs::remove_file(f.svc.path("supervise/control")).unwrap();
         s.add_fake("noctl", f);
@@ -1353,28 +1790,92 @@ fn sv_unreadable_or_missing_supervise_files_give_the_reference_messages() {
     });
     let warn = |n: &str, text: &str| res(1, &format!("warning: {n}: {text}\n"), "");
     let rows: Vec<(&[&str], Res)> = vec![
-        (&["status", "nostatus"], warn("nostatus", "unable to open supervise/status: file does not exist")),
-        (&["status", "statusdir"], warn("statusdir", "unable to read supervise/status: is a directory")),
-        (&["status", "statusfifo"], warn("statusfifo", "unable to read supervise/status: bad format")),
-        (&["status", "short"], warn("short", "unable to read supervise/status: bad format")),
-        (&["status", "empty"], warn("empty", "unable to read supervise/status: bad format")),
-        (&["-w", "1", "up", "short"], warn("short", "unable to read supervise/status: bad format")),
-        (&["status", "nosup"], warn("nosup", "unable to open supervise/ok: file does not exist")),
-        (&["exit", "nosup"], warn("nosup", "unable to open supervise/ok: file does not exist")),
-        (&["status", "supfile"], warn("supfile", "unable to open supervise/ok: not a directory")),
-        (&["down", "noctl"], warn("noctl", "unable to open supervise/control: file does not exist")),
-        (&["status", "notdir"], res(1, "fail: notdir: unable to change to service directory: not a directory\n", "")),
-        (&["status", "dead"], res(1, "fail: dead: runsv not running\n", "")),
-        (&["up", "dead"], res(1, "fail: dead: runsv not running\n", "")),
-        (&["-w", "1", "up", "dead"], res(1, "fail: dead: runsv not running\n", "")),
-        (&["check", "dead"], res(1, "fail: dead: runsv not running\n", "")),
+        (
+            &["status", "nostatus"],
+            warn(
+                "nostatus",
+                "unable to open supervise/status: file does not exist",
+            ),
+        ),
+        (
+            &["status", "statusdir"],
+            warn(
+                "statusdir",
+                "unable to read supervise/status: is a directory",
+            ),
+        ),
+        (
+            &["status", "statusfifo"],
+            warn("statusfifo", "unable to read supervise/status: bad format"),
+        ),
+        (
+            &["status", "short"],
+            warn("short", "unable to read supervise/status: bad format"),
+        ),
+        (
+            &["status", "empty"],
+            warn("empty", "unable to read supervise/status: bad format"),
+        ),
+        (
+            &["-w", "1", "up", "short"],
+            warn("short", "unable to read supervise/status: bad format"),
+        ),
+        (
+            &["status", "nosup"],
+            warn("nosup", "unable to open supervise/ok: file does not exist"),
+        ),
+        (
+            &["exit", "nosup"],
+            warn("nosup", "unable to open supervise/ok: file does not exist"),
+        ),
+        (
+            &["status", "supfile"],
+            warn("supfile", "unable to open supervise/ok: not a directory"),
+        ),
+        (
+            &["down", "noctl"],
+            warn(
+                "noctl",
+                "unable to open supervise/control: file does not exist",
+            ),
+        ),
+        (
+            &["status", "notdir"],
+            res(
+                1,
+                "fail: notdir: unable to change to service directory: not a directory\n",
+                "",
+            ),
+        ),
+        (
+            &["status", "dead"],
+            res(1, "fail: dead: runsv not running\n", ""),
+        ),
+        (
+            &["up", "dead"],
+            res(1, "fail: dead: runsv not running\n", ""),
+        ),
+        (
+            &["-w", "1", "up", "dead"],
+            res(1, "fail: dead: runsv not running\n", ""),
+        ),
+        (
+            &["check", "dead"],
+            res(1, "fail: dead: runsv not running\n", ""),
+        ),
         (&["exit", "dead"], ok("ok: dead: runsv not running\n")),
         (&["-v", "exit", "dead"], ok("ok: dead: runsv not running\n")),
         (&["shutdown", "dead"], ok("ok: dead: runsv not running\n")),
-        (&["force-shutdown", "dead"], ok("ok: dead: runsv not running\n")),
+        (
+            &["force-shutdown", "dead"],
+            ok("ok: dead: runsv not running\n"),
+        ),
         (&["Efoo", "dead"], ok("ok: dead: runsv not running\n")),
         // `ok` has a reader, `control` has none.
-        (&["down", "deadctl"], res(1, "fail: deadctl: runsv not running\n", "")),
+        (
+            &["down", "deadctl"],
+            res(1, "fail: deadctl: runsv not running\n", ""),
+        ),
         (&["exit", "deadctl"], ok("ok: deadctl: runsv not running\n")),
         (&["status", "plain"], ok("run: plain: (pid 5) Ns\n")),
         (&["down", "plain"], ok("")),
@@ -1397,7 +1898,12 @@ fn sv_unreadable_or_missing_supervise_files_give_the_reference_messages() {
         assert!(took < Duration::from_secs(2), "sv {args:?} took {took:?}");
     }
     t.each(|s| {
-        assert_eq!(fs::read_to_string(s.path().join("plain/supervise/control")).unwrap(), "d", "{}", s.label);
+        assert_eq!(
+            fs::read_to_string(s.path().join("plain/supervise/control")).unwrap(),
+            "d",
+            "{}",
+            s.label
+        );
     });
 }
 
@@ -1409,10 +1915,24 @@ fn sv_down_file_that_cannot_be_stat_ed_warns_on_stderr_and_still_ends_the_line()
     let rows = [
         row(&["status", "svc"], &[], &st, "", res(0, "\n", warn)),
         row(&["-v", "hup", "svc"], &[], &st, "h", res(0, "ok: \n", warn)),
-        row(&["-w", "0", "down", "svc"], &[], &st, "d", res(1, "timeout: \n", warn)),
-        row(&["-w", "0", "force-stop", "svc"], &[], &st, "dk", res(1, "kill: \n", warn)),
+        row(
+            &["-w", "0", "down", "svc"],
+            &[],
+            &st,
+            "d",
+            res(1, "timeout: \n", warn),
+        ),
+        row(
+            &["-w", "0", "force-stop", "svc"],
+            &[],
+            &st,
+            "dk",
+            res(1, "kill: \n", warn),
+        ),
     ];
-    run_rows(&rows, |svc| std::os::unix::fs::symlink("down", svc.path("down")).unwrap());
+    run_rows(&rows, |svc| {
+        std::os::unix::fs::symlink("down", svc.path("down")).unwrap()
+    });
 }
 
 // ---------------------------------------------------------------------------
@@ -1436,8 +1956,22 @@ fn names_twin() -> Twin {
 fn sv_service_names_resolve_under_svdir_relative_absolute_and_dotted() {
     let t = names_twin();
     let env = [("SVDIR", "{SB}/dir")];
-    let status = |args: &[&str], env: &[(&str, &str)]| t.same(&Call::new(args).env(env).cwd("cwd"), Mask::Secs);
-    let got = status(&["status", "svc", "other", "./svc", "svc/", ".hid", "{SB}/cwd/svc", "../dir/other"], &env);
+    let status = |args: &[&str], env: &[(&str, &str)]| {
+        t.same(&Call::new(args).env(env).cwd("cwd"), Mask::Secs)
+    };
+    let got = status(
+        &[
+            "status",
+            "svc",
+            "other",
+            "./svc",
+            "svc/",
+            ".hid",
+            "{SB}/cwd/svc",
+            "../dir/other",
+        ],
+        &env,
+    );
     let want = "run: svc: (pid 5555) Ns\n\
                 run: other: (pid 7777) Ns\n\
                 run: ./svc: (pid 4242) Ns\n\
@@ -1447,13 +1981,30 @@ fn sv_service_names_resolve_under_svdir_relative_absolute_and_dotted() {
                 run: ../dir/other: (pid 7777) Ns\n";
     assert_eq!(got, ok(want));
     // SVDIR with a trailing slash, and relative to the cwd.
-    assert_eq!(status(&["status", "other"], &[("SVDIR", "{SB}/dir/")]), ok("run: other: (pid 7777) Ns\n"));
-    assert_eq!(status(&["status", "other"], &[("SVDIR", "../dir")]), ok("run: other: (pid 7777) Ns\n"));
-    let missing = |n: &str| format!("fail: {n}: unable to change to service directory: file does not exist\n");
-    assert_eq!(status(&["status", "other"], &[("SVDIR", "{SB}/empty")]), res(1, &missing("other"), ""));
-    assert_eq!(status(&["status", ".hid"], &[("SVDIR", "{SB}/empty")]), ok("run: .hid: (pid 4343) Ns\n"));
+    assert_eq!(
+        status(&["status", "other"], &[("SVDIR", "{SB}/dir/")]),
+        ok("run: other: (pid 7777) Ns\n")
+    );
+    assert_eq!(
+        status(&["status", "other"], &[("SVDIR", "../dir")]),
+        ok("run: other: (pid 7777) Ns\n")
+    );
+    let missing = |n: &str| {
+        format!("fail: {n}: unable to change to service directory: file does not exist\n")
+    };
+    assert_eq!(
+        status(&["status", "other"], &[("SVDIR", "{SB}/empty")]),
+        res(1, &missing("other"), "")
+    );
+    assert_eq!(
+        status(&["status", ".hid"], &[("SVDIR", "{SB}/empty")]),
+        ok("run: .hid: (pid 4343) Ns\n")
+    );
     assert_eq!(status(&["status", ""], &env), res(1, &missing(""), ""));
-    assert_eq!(status(&["status", "nope/"], &env), res(1, &missing("nope/"), ""));
+    assert_eq!(
+        status(&["status", "nope/"], &env),
+        res(1, &missing("nope/"), "")
+    );
     // Bytes go where the name resolves.
     assert_eq!(status(&["hup", "svc", "./svc"], &env), ok(""));
     t.each(|s| {
@@ -1468,14 +2019,20 @@ fn sv_trailing_slash_name_is_looked_up_under_svdir_in_the_waiting_phase() {
     // SVDIR/svc/, which here is another service or none at all.
     let t = names_twin();
     let call = |args: &'static [&'static str], svdir: &'static str| {
-        let env: &'static [(&str, &str)] =
-            if svdir == "dir" { &[("SVDIR", "{SB}/dir")] } else { &[("SVDIR", "{SB}/empty")] };
+        let env: &'static [(&str, &str)] = if svdir == "dir" {
+            &[("SVDIR", "{SB}/dir")]
+        } else {
+            &[("SVDIR", "{SB}/empty")]
+        };
         t.same(&Call::new(args).env(env).cwd("cwd"), Mask::Secs)
     };
     let sent = |who: &str| t.map(|s| s.get_fake(who).sent());
     let both = |v: &str| vec![v.to_owned(); t.sides.len()];
 
-    assert_eq!(call(&["-v", "hup", "svc/"], "dir"), ok("ok: run: svc/: (pid 5555) Ns\n"));
+    assert_eq!(
+        call(&["-v", "hup", "svc/"], "dir"),
+        ok("ok: run: svc/: (pid 5555) Ns\n")
+    );
     assert_eq!((sent("cwd/svc"), sent("dir/svc")), (both("h"), both("")));
     let missing = "fail: svc/: unable to change to service directory: file does not exist\n";
     assert_eq!(call(&["-v", "hup", "svc/"], "empty"), res(1, missing, ""));
@@ -1485,7 +2042,10 @@ fn sv_trailing_slash_name_is_looked_up_under_svdir_in_the_waiting_phase() {
     // Without a wait the name works as typed.
     assert_eq!(call(&["hup", "svc/"], "empty"), ok(""));
     assert_eq!(sent("cwd/svc"), both("h"));
-    assert_eq!(call(&["status", "svc/"], "empty"), ok("run: svc/: (pid 4242) Ns\n"));
+    assert_eq!(
+        call(&["status", "svc/"], "empty"),
+        ok("run: svc/: (pid 4242) Ns\n")
+    );
 }
 
 #[test]
@@ -1494,22 +2054,48 @@ fn sv_exit_code_counts_failures_and_caps_at_99() {
         s.fake("a", &st_run(1));
         s.fake("b", &st_run(2));
     });
-    let fail = |n: &str| format!("fail: {n}: unable to change to service directory: file does not exist\n");
+    let fail = |n: &str| {
+        format!("fail: {n}: unable to change to service directory: file does not exist\n")
+    };
     let got = t.same(&Call::new(&["status", "n1", "a", "n2"]), Mask::Secs);
-    assert_eq!(got, res(2, &format!("{}run: a: (pid 1) Ns\n{}", fail("n1"), fail("n2")), ""));
+    assert_eq!(
+        got,
+        res(
+            2,
+            &format!("{}run: a: (pid 1) Ns\n{}", fail("n1"), fail("n2")),
+            ""
+        )
+    );
     let names: Vec<String> = (0..120).map(|i| format!("n{i}")).collect();
     for cmd in ["status", "up"] {
         let mut args = vec![cmd];
         args.extend(names.iter().map(String::as_str));
         let got = t.same(&Call::new(&args), Mask::Secs);
         let want: String = names.iter().map(|n| fail(n)).collect();
-        assert_eq!(got, res(99, &want, ""), "sv {cmd} with 120 missing services");
+        assert_eq!(
+            got,
+            res(99, &want, ""),
+            "sv {cmd} with 120 missing services"
+        );
     }
     // Sending first, then waiting, in argument order; every timeout counts.
-    let got = t.same(&Call::new(&["-w", "0", "down", "a", "nope", "b"]), Mask::Secs);
-    let want = format!("{}timeout: run: a: (pid 1) Ns\ntimeout: run: b: (pid 2) Ns\n", fail("nope"));
+    let got = t.same(
+        &Call::new(&["-w", "0", "down", "a", "nope", "b"]),
+        Mask::Secs,
+    );
+    let want = format!(
+        "{}timeout: run: a: (pid 1) Ns\ntimeout: run: b: (pid 2) Ns\n",
+        fail("nope")
+    );
     assert_eq!(got, res(3, &want, ""));
-    t.each(|s| assert_eq!((s.get_fake("a").sent(), s.get_fake("b").sent()), ("d".into(), "d".into()), "{}", s.label));
+    t.each(|s| {
+        assert_eq!(
+            (s.get_fake("a").sent(), s.get_fake("b").sent()),
+            ("d".into(), "d".into()),
+            "{}",
+            s.label
+        )
+    });
     let got = t.same(&Call::new(&["-w", "0", "hup", "a", "b"]), Mask::Secs);
     assert_eq!(got, ok("ok: run: a: (pid 1) Ns\nok: run: b: (pid 2) Ns\n"));
 }
@@ -1521,13 +2107,26 @@ fn sv_exit_code_counts_failures_and_caps_at_99() {
 fn sv_up_times_out_when_the_check_script_never_passes() {
     let runsv = ours("runsv");
     let t = Twin::new(|s| {
-        s.service("svc", "exec sleep 1000").file("down", "").script("check", "exit 1");
+        s.service("svc", "exec sleep 1000")
+            .file("down", "")
+            .script("check", "exit 1");
         s.start(&runsv, "svc");
     });
     t.each(|s| settle(&s.svc("svc"), "down\n"));
-    let (got, took) = t.same_timed(&Call::new(&["-w", "1", "up", "svc"]), Mask::PidsAndSecs, false, || {});
-    assert_eq!(got, res(1, "timeout: run: svc: (pid N) Ns, normally down\n", ""));
-    assert!(took >= Duration::from_secs(1) && took < Duration::from_secs(3), "took {took:?}");
+    let (got, took) = t.same_timed(
+        &Call::new(&["-w", "1", "up", "svc"]),
+        Mask::PidsAndSecs,
+        false,
+        || {},
+    );
+    assert_eq!(
+        got,
+        res(1, "timeout: run: svc: (pid N) Ns, normally down\n", "")
+    );
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(3),
+        "took {took:?}"
+    );
     t.each(|s| settle(&s.svc("svc"), "run\n"));
 }
 
@@ -1546,18 +2145,43 @@ fn sv_force_stop_kills_a_service_that_ignores_term_after_the_timeout() {
     });
     let pids = t.map(|s| s.svc("stubborn").pid().unwrap());
     let got = t.sv(&["-w", "1", "force-stop", "stubborn"]);
-    assert_eq!(got, res(1, "kill: run: stubborn: (pid N) Ns, want down, got TERM\n", ""));
+    assert_eq!(
+        got,
+        res(
+            1,
+            "kill: run: stubborn: (pid N) Ns, want down, got TERM\n",
+            ""
+        )
+    );
     for (s, pid) in pairs(&t, &pids) {
-        wait_until(&format!("{}: stubborn service killed", s.label), 5.0, || !alive(pid));
+        wait_until(
+            &format!("{}: stubborn service killed", s.label),
+            5.0,
+            || !alive(pid),
+        );
         settle(&s.svc("stubborn"), "down\n");
     }
     // Without force, the service is left running.
     let pids = t.map(|s| s.svc("plain").pid().unwrap());
     let got = t.sv(&["-w", "1", "down", "plain"]);
-    assert_eq!(got, res(1, "timeout: run: plain: (pid N) Ns, want down, got TERM\n", ""));
+    assert_eq!(
+        got,
+        res(
+            1,
+            "timeout: run: plain: (pid N) Ns, want down, got TERM\n",
+            ""
+        )
+    );
     for (s, pid) in pairs(&t, &pids) {
-        stays_false(&format!("{}: plain service died", s.label), 0.3, || !alive(pid));
-        assert_eq!(s.svc("plain").stat(), "run, got TERM, want down\n", "{}", s.label);
+        stays_false(&format!("{}: plain service died", s.label), 0.3, || {
+            !alive(pid)
+        });
+        assert_eq!(
+            s.svc("plain").stat(),
+            "run, got TERM, want down\n",
+            "{}",
+            s.label
+        );
     }
 }
 
@@ -1575,23 +2199,71 @@ fn sv_wait_time_comes_from_svwait_and_w_with_trailing_junk_ignored() {
     // second; a timeout of 3 or 5 lets the third round pass.
     let rows = [
         // Malformed SVWAIT reads as 0.
-        row(&["check", "svc"], &[("SVWAIT", "abc")], &st, "", timeout.clone()),
-        row(&["check", "svc"], &[("SVWAIT", "3junk")], &st, "", up.clone()),
-        row(&["-w", "5x", "check", "svc"], &[("SVWAIT", "0")], &st, "", up.clone()),
+        row(
+            &["check", "svc"],
+            &[("SVWAIT", "abc")],
+            &st,
+            "",
+            timeout.clone(),
+        ),
+        row(
+            &["check", "svc"],
+            &[("SVWAIT", "3junk")],
+            &st,
+            "",
+            up.clone(),
+        ),
+        row(
+            &["-w", "5x", "check", "svc"],
+            &[("SVWAIT", "0")],
+            &st,
+            "",
+            up.clone(),
+        ),
         // -w overrides SVWAIT; a malformed -w reads as 0.
-        row(&["-w", "0", "check", "svc"], &[("SVWAIT", "5")], &st, "", timeout.clone()),
-        row(&["-w", "x", "check", "svc"], &[("SVWAIT", "5")], &st, "", timeout.clone()),
-        row(&["-w", "0", "up", "svc"], &[("SVWAIT", "5")], &st, "", timeout.clone()),
+        row(
+            &["-w", "0", "check", "svc"],
+            &[("SVWAIT", "5")],
+            &st,
+            "",
+            timeout.clone(),
+        ),
+        row(
+            &["-w", "x", "check", "svc"],
+            &[("SVWAIT", "5")],
+            &st,
+            "",
+            timeout.clone(),
+        ),
+        row(
+            &["-w", "0", "up", "svc"],
+            &[("SVWAIT", "5")],
+            &st,
+            "",
+            timeout.clone(),
+        ),
     ];
     let (t, took) = run_rows(&rows, |svc| {
         svc.script("check", CHECK_ARMED);
         fs::write(svc.path("armed"), "2").unwrap();
     });
     for (i, (r, took)) in rows.iter().zip(took).enumerate() {
-        assert!(took < Duration::from_secs(3), "sv {:?} env {:?} took {took:?}", r.args, r.env);
+        assert!(
+            took < Duration::from_secs(3),
+            "sv {:?} env {:?} took {took:?}",
+            r.args,
+            r.env
+        );
         // (Whether a timed-out run had its second round is the subject of
         // the next test.)
-        t.each(|s| assert_ne!(s.svc(&format!("r{i}/svc")).read("armed"), "2", "{}: ./check never ran", s.label));
+        t.each(|s| {
+            assert_ne!(
+                s.svc(&format!("r{i}/svc")).read("armed"),
+                "2",
+                "{}: ./check never ran",
+                s.label
+            )
+        });
     }
 }
 
@@ -1616,7 +2288,11 @@ fn sv_first_wait_round_never_times_out_even_after_a_slow_sending_phase() {
         .collect();
     want += "ok: run: svc: (pid 6) Ns\n";
     assert_eq!(got.0, Some(99));
-    assert!(got.1 == want, "stdout ends {:?}", &got.1[got.1.len().saturating_sub(200)..]);
+    assert!(
+        got.1 == want,
+        "stdout ends {:?}",
+        &got.1[got.1.len().saturating_sub(200)..]
+    );
     assert_eq!(got.2, "");
 }
 
@@ -1646,22 +2322,41 @@ fn sv_check_script_that_passes_gives_ok_and_runs_with_stdout_closed() {
         let svc = s.svc("svc");
         assert_eq!(svc.read("probe"), "closed\n", "{}: check's stdout", s.label);
     });
-    assert_eq!(t.sv(&["-w", "2", "up", "svc"]), ok("ok: run: svc: (pid N) Ns\n"));
-    assert_eq!(t.sv(&["start", "{SB}/svc"]), ok("ok: run: SB/svc: (pid N) Ns\n"));
+    assert_eq!(
+        t.sv(&["-w", "2", "up", "svc"]),
+        ok("ok: run: svc: (pid N) Ns\n")
+    );
+    assert_eq!(
+        t.sv(&["start", "{SB}/svc"]),
+        ok("ok: run: SB/svc: (pid N) Ns\n")
+    );
     t.each(|s| {
         // runit execs the path `check` with argv[0] `./check`: a script's
         // $0 is the path the kernel was given.
         let svc = s.svc("svc");
-        assert_eq!(svc.read("argv"), format!("check {}\n", svc.dir.display()), "{}: check's $0 and cwd", s.label);
+        assert_eq!(
+            svc.read("argv"),
+            format!("check {}\n", svc.dir.display()),
+            "{}: check's $0 and cwd",
+            s.label
+        );
     });
 }
 
 #[test]
 fn sv_check_script_that_fails_times_out() {
     let t = check_twin("echo x >> checks\nexit 1");
-    let (got, took) = t.same_timed(&Call::new(&["-w", "1", "check", "svc"]), Mask::PidsAndSecs, false, || {});
+    let (got, took) = t.same_timed(
+        &Call::new(&["-w", "1", "check", "svc"]),
+        Mask::PidsAndSecs,
+        false,
+        || {},
+    );
     assert_eq!(got, res(1, "timeout: run: svc: (pid N) Ns\n", ""));
-    assert!(took >= Duration::from_secs(1) && took < Duration::from_secs(3), "took {took:?}");
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(3),
+        "took {took:?}"
+    );
     // Run in every poll round.
     t.each(|s| assert!(s.svc("svc").lines("checks").len() >= 2, "{}", s.label));
 }
@@ -1672,25 +2367,64 @@ fn sv_check_script_that_becomes_ready_lets_start_succeed() {
     let during = || {
         for s in &t.sides {
             let svc = s.svc("svc");
-            wait_until(&format!("{}: first check ran", s.label), 5.0, || !svc.lines("checks").is_empty());
+            wait_until(&format!("{}: first check ran", s.label), 5.0, || {
+                !svc.lines("checks").is_empty()
+            });
             fs::write(svc.path("ready"), "").unwrap();
         }
     };
-    let (got, took) = t.same_timed(&Call::new(&["-w", "5", "start", "svc"]), Mask::PidsAndSecs, false, during);
+    let (got, took) = t.same_timed(
+        &Call::new(&["-w", "5", "start", "svc"]),
+        Mask::PidsAndSecs,
+        false,
+        during,
+    );
     assert_eq!(got, ok("ok: run: svc: (pid N) Ns\n"));
     assert!(took < Duration::from_secs(3), "took {took:?}");
-    t.each(|s| assert!(s.svc("svc").lines("checks").len() >= 2, "{}: check ran once", s.label));
+    t.each(|s| {
+        assert!(
+            s.svc("svc").lines("checks").len() >= 2,
+            "{}: check ran once",
+            s.label
+        )
+    });
 }
 
 #[test]
 fn sv_check_script_that_is_not_executable_warns_and_counts_as_passed() {
     let t = check_twin("echo x >> checks\nexit 1");
-    t.each(|s| fs::set_permissions(s.svc("svc").path("check"), fs::Permissions::from_mode(0o644)).unwrap());
+    t.each(|s| {
+        fs::set_permissions(
+            s.svc("svc").path("check"),
+            fs::Permissions::from_mode(0o644),
+        )
+        .unwrap()
+    });
     let got = t.sv(&["-w", "2", "check", "svc"]);
-    assert_eq!(got, res(0, "ok: run: svc: (pid N) Ns\n", "warning: unable to run svc/check: access denied\n"));
+    assert_eq!(
+        got,
+        res(
+            0,
+            "ok: run: svc: (pid N) Ns\n",
+            "warning: unable to run svc/check: access denied\n"
+        )
+    );
     let got = t.sv(&["start", "./svc"]);
-    assert_eq!(got, res(0, "ok: run: ./svc: (pid N) Ns\n", "warning: unable to run ./svc/check: access denied\n"));
-    t.each(|s| assert!(s.svc("svc").lines("checks").is_empty(), "{}: the script ran", s.label));
+    assert_eq!(
+        got,
+        res(
+            0,
+            "ok: run: ./svc: (pid N) Ns\n",
+            "warning: unable to run ./svc/check: access denied\n"
+        )
+    );
+    t.each(|s| {
+        assert!(
+            s.svc("svc").lines("checks").is_empty(),
+            "{}: the script ran",
+            s.label
+        )
+    });
 }
 
 #[test]
@@ -1704,7 +2438,10 @@ fn sv_check_script_that_cannot_be_stat_ed_warns_and_does_not_pass() {
     // A warning in every round: at 0, 0.42, 0.84 and 1.26 s in runit.
     let got = t.sv(&["-w", "1", "check", "svc"]);
     let warn = "warning: unable to stat svc/check: symbolic link loop\n";
-    assert_eq!(got, res(1, "timeout: run: svc: (pid N) Ns\n", &warn.repeat(4)));
+    assert_eq!(
+        got,
+        res(1, "timeout: run: svc: (pid N) Ns\n", &warn.repeat(4))
+    );
 }
 
 #[test]
@@ -1713,27 +2450,54 @@ fn sv_check_command_compares_with_the_wanted_state_as_in_2_3_0() {
     let t = Twin::new(|s| {
         s.service("svc", SIGNAL_RECORDER);
         s.start(&runsv, "svc");
-        s.fake("fake", &status_bytes(tai(unix_now() - 100), 0, 0, b'u', 0, 0));
+        s.fake(
+            "fake",
+            &status_bytes(tai(unix_now() - 100), 0, 0, b'u', 0, 0),
+        );
     });
     t.each(|s| {
         running(&s.svc("svc"), 1);
     });
-    assert_eq!(t.sv(&["-w", "5", "once", "svc"]), ok("ok: run: svc: (pid N) Ns, want down\n"));
+    assert_eq!(
+        t.sv(&["-w", "5", "once", "svc"]),
+        ok("ok: run: svc: (pid N) Ns, want down\n")
+    );
     // Running, but wanted down: 2.3.0 waits for it to be down.
     let (reference, got) = t.split(&Call::new(&["-w", "1", "check", "svc"]), Mask::PidsAndSecs);
-    assert_eq!(got, res(1, "timeout: run: svc: (pid N) Ns, want down\n", ""));
+    assert_eq!(
+        got,
+        res(1, "timeout: run: svc: (pid N) Ns, want down\n", "")
+    );
     if let Some(r) = reference {
         // 2.1.2: a running service whose ./check passes is "ok".
-        assert_eq!(r, ok("ok: run: svc: (pid N) Ns, want down\n"), "reference (2.1.2)");
+        assert_eq!(
+            r,
+            ok("ok: run: svc: (pid N) Ns, want down\n"),
+            "reference (2.1.2)"
+        );
     }
     // Down, but wanted up: 2.3.0 waits for it to be up.
     let (reference, got) = t.split(&Call::new(&["-w", "0", "check", "fake"]), Mask::Secs);
-    assert_eq!(got, res(1, "timeout: down: fake: Ns, normally up, want up\n", ""));
+    assert_eq!(
+        got,
+        res(1, "timeout: down: fake: Ns, normally up, want up\n", "")
+    );
     if let Some(r) = reference {
         // 2.1.2: a service without a process is "ok".
-        assert_eq!(r, ok("ok: down: fake: Ns, normally up, want up\n"), "reference (2.1.2)");
+        assert_eq!(
+            r,
+            ok("ok: down: fake: Ns, normally up, want up\n"),
+            "reference (2.1.2)"
+        );
     }
-    t.each(|s| assert_eq!(s.get_fake("fake").sent(), "", "{}: check sent bytes", s.label));
+    t.each(|s| {
+        assert_eq!(
+            s.get_fake("fake").sent(),
+            "",
+            "{}: check sent bytes",
+            s.label
+        )
+    });
 }
 
 // ---------------------------------------------------------------------------
@@ -1757,17 +2521,28 @@ fn sv_lsb_mode_through_a_symlink_starts_stops_and_reports_status() {
         running(&s.svc("services/svc"), 1);
     });
     let lsb = |t: &Twin, args: &[&str]| {
-        t.same(&Call::new(args).prog("init.d/svc").env(&[("SVDIR", "{SB}/services")]), Mask::PidsAndSecs)
+        t.same(
+            &Call::new(args)
+                .prog("init.d/svc")
+                .env(&[("SVDIR", "{SB}/services")]),
+            Mask::PidsAndSecs,
+        )
     };
     assert_eq!(lsb(&t, &["status"]), ok("run: svc: (pid N) Ns\n"));
     assert_eq!(lsb(&t, &["stop"]), ok("ok: down: svc: Ns, normally up\n"));
-    assert_eq!(lsb(&t, &["status"]), res(3, "down: svc: Ns, normally up\n", ""));
+    assert_eq!(
+        lsb(&t, &["status"]),
+        res(3, "down: svc: Ns, normally up\n", "")
+    );
     assert_eq!(lsb(&t, &["start"]), ok("ok: run: svc: (pid N) Ns\n"));
     t.each(|s| {
         running(&s.svc("services/svc"), 2);
     });
     assert_eq!(lsb(&t, &["-v", "status"]), ok("run: svc: (pid N) Ns\n"));
-    assert_eq!(lsb(&t, &["status", "ignored"]), ok("run: svc: (pid N) Ns\n"));
+    assert_eq!(
+        lsb(&t, &["status", "ignored"]),
+        ok("run: svc: (pid N) Ns\n")
+    );
     assert_eq!(lsb(&t, &["reload"]), ok("ok: run: svc: (pid N) Ns\n"));
     t.each(|s| wait_sigs(&s.svc("services/svc"), "HUP", 1));
     // First-letter commands still work, and do not wait without -v.
@@ -1778,11 +2553,24 @@ fn sv_lsb_mode_through_a_symlink_starts_stops_and_reports_status() {
     assert_eq!(lsb(&t, &["shutdown"]), ok("ok: svc: runsv not running\n"));
     for s in &mut t.sides {
         let label = s.label;
-        assert_eq!(s.runsv("services/svc").wait_exit(5.0).code(), Some(0), "{label}: runsv exit code");
+        assert_eq!(
+            s.runsv("services/svc").wait_exit(5.0).code(),
+            Some(0),
+            "{label}: runsv exit code"
+        );
     }
-    assert_eq!(lsb(&t, &["status"]), res(1, "fail: svc: runsv not running\n", ""));
-    assert_eq!(lsb(&t, &["start"]), res(1, "fail: svc: runsv not running\n", ""));
-    assert_eq!(lsb(&t, &["stop"]), res(1, "fail: svc: runsv not running\n", ""));
+    assert_eq!(
+        lsb(&t, &["status"]),
+        res(1, "fail: svc: runsv not running\n", "")
+    );
+    assert_eq!(
+        lsb(&t, &["start"]),
+        res(1, "fail: svc: runsv not running\n", "")
+    );
+    assert_eq!(
+        lsb(&t, &["stop"]),
+        res(1, "fail: svc: runsv not running\n", "")
+    );
 }
 
 #[test]
@@ -1799,8 +2587,14 @@ fn sv_lsb_mode_usage_errors_exit_2_and_status_must_be_spelt_out() {
         (&["bogus"], usage.clone()),
         (&["reboot"], usage.clone()),
         (&["force"], usage.clone()),
-        (&["-x", "status"], format!("svc: illegal option -- x\n{usage}")),
-        (&["-w"], format!("svc: option requires an argument -- w\n{usage}")),
+        (
+            &["-x", "status"],
+            format!("svc: illegal option -- x\n{usage}"),
+        ),
+        (
+            &["-w"],
+            format!("svc: option requires an argument -- w\n{usage}"),
+        ),
         (&["-V"], format!("$Id: ID $\n{usage}")),
     ];
     for (args, err) in rows {
@@ -1811,10 +2605,20 @@ fn sv_lsb_mode_usage_errors_exit_2_and_status_must_be_spelt_out() {
     let ((_, _, err), _) = t.ours().call(&Call::new(&["-V"]).argv0("svc"));
     assert_eq!(err, format!("{ID_2_3_0}\n{usage}"));
     // The mode depends only on the basename of argv[0].
-    let got = t.same(&Call::new(&["status", "svc"]).argv0("/somewhere/sv"), Mask::Secs);
+    let got = t.same(
+        &Call::new(&["status", "svc"]).argv0("/somewhere/sv"),
+        Mask::Secs,
+    );
     assert_eq!(got, ok("run: svc: (pid 8) Ns\n"));
     let got = t.same(&Call::new(&["status"]).argv0("sv.old"), Mask::Secs);
-    assert_eq!(got, res(1, "fail: sv.old: unable to change to service directory: file does not exist\n", ""));
+    assert_eq!(
+        got,
+        res(
+            1,
+            "fail: sv.old: unable to change to service directory: file does not exist\n",
+            ""
+        )
+    );
     let got = t.same(&Call::new(&["status"]).argv0("./svc"), Mask::Secs);
     assert_eq!(got, ok("run: svc: (pid 8) Ns\n"));
 }
@@ -1824,13 +2628,28 @@ fn sv_lsb_status_exit_codes_are_0_running_3_down_4_unreadable_1_failed() {
     let t = Twin::new(|s| {
         let p = s.path().to_path_buf();
         s.fake("up", &st_run(42));
-        s.fake("fin", &status_bytes(tai(unix_now() - 100), 43, 0, b'u', 0, 2));
+        s.fake(
+            "fin",
+            &status_bytes(tai(unix_now() - 100), 43, 0, b'u', 0, 2),
+        );
         s.fake("down", &st_down());
-        s.fake("wantup", &status_bytes(tai(unix_now() - 100), 0, 0, b'u', 0, 0));
-        s.fake("odd", &status_bytes(tai(unix_now() - 100), 44, 0, b'u', 0, 7));
-        s.fake("pid0run", &status_bytes(tai(unix_now() - 100), 0, 0, b'u', 0, 1));
+        s.fake(
+            "wantup",
+            &status_bytes(tai(unix_now() - 100), 0, 0, b'u', 0, 0),
+        );
+        s.fake(
+            "odd",
+            &status_bytes(tai(unix_now() - 100), 44, 0, b'u', 0, 7),
+        );
+        s.fake(
+            "pid0run",
+            &status_bytes(tai(unix_now() - 100), 0, 0, b'u', 0, 1),
+        );
         s.fake("short", &st_run(5)[..10]);
-        s.add_fake("dead", Fake::new(&p.join("dead"), Some(&st_run(5)), false, false));
+        s.add_fake(
+            "dead",
+            Fake::new(&p.join("dead"), Some(&st_run(5)), false, false),
+        );
         fs::create_dir(p.join("nosup")).unwrap();
         s.fake("downloop", &st_run(9));
         std::os::unix::fs::symlink("down", p.join("downloop/down")).unwrap();
@@ -1841,25 +2660,49 @@ fn sv_lsb_status_exit_codes_are_0_running_3_down_4_unreadable_1_failed() {
     };
     assert_eq!(lsb("up", &["status"]), ok("run: up: (pid 42) Ns\n"));
     assert_eq!(lsb("fin", &["status"]), ok("finish: fin: (pid 43) Ns\n"));
-    assert_eq!(lsb("down", &["status"]), res(3, "down: down: Ns, normally up\n", ""));
-    assert_eq!(lsb("wantup", &["status"]), res(3, "down: wantup: Ns, normally up, want up\n", ""));
+    assert_eq!(
+        lsb("down", &["status"]),
+        res(3, "down: down: Ns, normally up\n", "")
+    );
+    assert_eq!(
+        lsb("wantup", &["status"]),
+        res(3, "down: wantup: Ns, normally up, want up\n", "")
+    );
     assert_eq!(lsb("odd", &["status"]), ok("odd: (pid 44) Ns\n"));
     // The code follows the pid, not the state byte.
-    assert_eq!(lsb("pid0run", &["status"]), res(3, "run: pid0run: (pid 0) Ns, normally up, want up\n", ""));
+    assert_eq!(
+        lsb("pid0run", &["status"]),
+        res(3, "run: pid0run: (pid 0) Ns, normally up, want up\n", "")
+    );
     let bad = "warning: short: unable to read supervise/status: bad format\n";
     assert_eq!(lsb("short", &["status"]), res(4, bad, ""));
     let nosup = "warning: nosup: unable to open supervise/ok: file does not exist\n";
     assert_eq!(lsb("nosup", &["status"]), res(4, nosup, ""));
-    assert_eq!(lsb("dead", &["status"]), res(1, "fail: dead: runsv not running\n", ""));
+    assert_eq!(
+        lsb("dead", &["status"]),
+        res(1, "fail: dead: runsv not running\n", "")
+    );
     let missing = "fail: missing: unable to change to service directory: file does not exist\n";
     assert_eq!(lsb("missing", &["status"]), res(1, missing, ""));
     // Other commands count failures as in normal mode.
     assert_eq!(lsb("nosup", &["start"]), res(1, nosup, ""));
-    assert_eq!(lsb("dead", &["start"]), res(1, "fail: dead: runsv not running\n", ""));
-    assert_eq!(lsb("dead", &["shutdown"]), ok("ok: dead: runsv not running\n"));
+    assert_eq!(
+        lsb("dead", &["start"]),
+        res(1, "fail: dead: runsv not running\n", "")
+    );
+    assert_eq!(
+        lsb("dead", &["shutdown"]),
+        ok("ok: dead: runsv not running\n")
+    );
     assert_eq!(lsb("missing", &["stop"]), res(1, missing, ""));
-    assert_eq!(lsb("down", &["-w", "0", "start"]), res(1, "timeout: down: down: Ns, normally up\n", ""));
-    assert_eq!(lsb("up", &["-w", "0", "stop"]), res(1, "timeout: run: up: (pid 42) Ns\n", ""));
+    assert_eq!(
+        lsb("down", &["-w", "0", "start"]),
+        res(1, "timeout: down: down: Ns, normally up\n", "")
+    );
+    assert_eq!(
+        lsb("up", &["-w", "0", "stop"]),
+        res(1, "timeout: run: up: (pid 42) Ns\n", "")
+    );
     t.each(|s| assert_eq!(s.get_fake("up").sent(), "d", "{}", s.label));
     // A `down` file that cannot be stat'ed: no status part, exit 4.
     let warn = "warning: unable to stat downloop/down: symbolic link loop\n";
@@ -1870,8 +2713,12 @@ fn sv_lsb_status_exit_codes_are_0_running_3_down_4_unreadable_1_failed() {
 fn sv_lsb_status_ignores_the_log_service_as_in_2_3_0() {
     let runsv = ours("runsv");
     let t = Twin::new(|s| {
-        s.service("dn", "exec sleep 1000").file("down", "").script("log/run", "exec cat >/dev/null");
-        s.service("up", "exec sleep 1000").script("log/run", "exec cat >/dev/null").file("log/down", "");
+        s.service("dn", "exec sleep 1000")
+            .file("down", "")
+            .script("log/run", "exec cat >/dev/null");
+        s.service("up", "exec sleep 1000")
+            .script("log/run", "exec cat >/dev/null")
+            .file("log/down", "");
         s.start(&runsv, "dn");
         s.start(&runsv, "up");
     });
@@ -1898,5 +2745,8 @@ fn sv_lsb_status_ignores_the_log_service_as_in_2_3_0() {
         assert_eq!(r, res(3, out, ""), "reference (2.1.2)");
     }
     // Normal mode `status` exits 0 either way.
-    assert_eq!(t.sv(&["status", "dn", "up"]), ok(&format!("down: dn: Ns; run: log: (pid N) Ns\n{out}")));
+    assert_eq!(
+        t.sv(&["status", "dn", "up"]),
+        ok(&format!("down: dn: Ns; run: log: (pid N) Ns\n{out}"))
+    );
 }

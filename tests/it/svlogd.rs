@@ -29,7 +29,12 @@
 //! (`unshare -m`) with a small tmpfs or a read-only bind mount; the test's
 //! own shell script fills and frees the tmpfs.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use crate::sandbox::*;
 use std::fmt::Debug;
@@ -130,14 +135,21 @@ fn feed(bin: &Path, cwd: &Path, args: &[&str], input: &[u8]) -> (Option<i32>, St
         .stderr(out.try_clone().unwrap())
         .process_group(0);
     clean_fds(&mut cmd);
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
     let code = wait_deadline(&mut child, 10.0, &format!("{} {args:?}", bin.display()));
     (code, read_all(out))
 }
 
 /// Like [`feed`], but through a pipe written in the given pieces, with a
 /// short pause after each piece whose flag is set.
-fn feed_pipe(bin: &Path, cwd: &Path, args: &[&str], pieces: &[(Vec<u8>, bool)]) -> (Option<i32>, String) {
+fn feed_pipe(
+    bin: &Path,
+    cwd: &Path,
+    args: &[&str],
+    pieces: &[(Vec<u8>, bool)],
+) -> (Option<i32>, String) {
     let out = tempfile::tempfile().unwrap();
     let mut cmd = Command::new(bin);
     cmd.arg0("svlogd")
@@ -159,7 +171,11 @@ fn feed_pipe(bin: &Path, cwd: &Path, args: &[&str], pieces: &[(Vec<u8>, bool)]) 
                 }
             }
         });
-        wait_deadline(&mut child, 10.0, &format!("{} {args:?} (pipe)", bin.display()))
+        wait_deadline(
+            &mut child,
+            10.0,
+            &format!("{} {args:?} (pipe)", bin.display()),
+        )
     });
     (code, read_all(out))
 }
@@ -191,7 +207,12 @@ impl Logger {
         let mut child = cmd.spawn().unwrap();
         let stdin = child.stdin.take();
         let pid = child.id() as i32;
-        Logger { child, stdin, err, pid }
+        Logger {
+            child,
+            stdin,
+            err,
+            pid,
+        }
     }
 
     fn write(&mut self, b: &[u8]) {
@@ -222,7 +243,9 @@ impl Logger {
 
     /// Waits until stderr holds `needle` at least `n` times.
     fn wait_err(&self, needle: &str, n: usize) {
-        wait_until(&format!("{n} x {needle:?} on stderr"), 8.0, || self.err().matches(needle).count() >= n);
+        wait_until(&format!("{n} x {needle:?} on stderr"), 8.0, || {
+            self.err().matches(needle).count() >= n
+        });
     }
 }
 
@@ -250,7 +273,12 @@ fn each<T: Send>(sb: &Sandbox, f: impl Fn(&Path, &Path) -> T + Sync) -> Vec<(&'s
             .collect();
         handles
             .into_iter()
-            .map(|(who, h)| (who, h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))))
+            .map(|(who, h)| {
+                (
+                    who,
+                    h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                )
+            })
             .collect()
     })
 }
@@ -259,7 +287,10 @@ fn each<T: Send>(sb: &Sandbox, f: impl Fn(&Path, &Path) -> T + Sync) -> Vec<(&'s
 fn same<'a, T: PartialEq + Debug>(what: &str, results: &'a [(&str, T)]) -> &'a T {
     let ours = &results[0].1;
     for (_, theirs) in &results[1..] {
-        assert_eq!(ours, theirs, "{what}: ours (left) vs reference 2.1.2 (right)");
+        assert_eq!(
+            ours, theirs,
+            "{what}: ours (left) vs reference 2.1.2 (right)"
+        );
     }
     ours
 }
@@ -275,7 +306,9 @@ fn logdir(cwd: &Path, name: &str, config: Option<&str>) -> PathBuf {
 }
 
 fn mode(p: &Path) -> u32 {
-    fs::metadata(p).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0)
+    fs::metadata(p)
+        .map(|m| m.permissions().mode() & 0o7777)
+        .unwrap_or(0)
 }
 
 fn read(p: &Path) -> Vec<u8> {
@@ -286,7 +319,9 @@ fn read(p: &Path) -> Vec<u8> {
 // Masking and snapshots
 
 fn is_hex24(s: &[u8]) -> bool {
-    s.len() == 24 && s.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+    s.len() == 24
+        && s.iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
 }
 
 /// Is this an old-file name: `@` + 24 hex + `.` + one character?
@@ -335,16 +370,26 @@ struct Entry {
 /// Every entry of a log directory in name order: masked name, mode and
 /// (masked, escaped) contents.
 fn snapshot(dir: &Path) -> Vec<Entry> {
-    let mut names: Vec<String> =
-        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     names.sort();
     names
         .iter()
         .map(|n| {
             let p = dir.join(n);
             let md = fs::symlink_metadata(&p).unwrap();
-            let data = if md.is_file() { mask_tai(&esc(&read(&p))) } else { "<not a file>".into() };
-            Entry { name: mask_tai(n), mode: md.permissions().mode() & 0o7777, data }
+            let data = if md.is_file() {
+                mask_tai(&esc(&read(&p)))
+            } else {
+                "<not a file>".into()
+            };
+            Entry {
+                name: mask_tai(n),
+                mode: md.permissions().mode() & 0o7777,
+                data,
+            }
         })
         .collect()
 }
@@ -378,7 +423,10 @@ fn sizes(dir: &Path) -> Vec<usize> {
 }
 
 fn now_unix() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -397,10 +445,16 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 fn stamp_time(line: &str, level: usize) -> i64 {
     let b = line.as_bytes();
     if level == 1 {
-        assert!(b.len() >= 26 && b[0] == b'@' && is_hex24(&b[1..25]) && b[25] == b' ', "not a -t stamp: {line:?}");
+        assert!(
+            b.len() >= 26 && b[0] == b'@' && is_hex24(&b[1..25]) && b[25] == b' ',
+            "not a -t stamp: {line:?}"
+        );
         let secs = u64::from_str_radix(&line[1..17], 16).unwrap();
         let nanos = u64::from_str_radix(&line[17..25], 16).unwrap();
-        assert!(nanos < 1_000_000_000 && nanos % 1000 == 500, "TAI64N nanoseconds end in 500: {line:?}");
+        assert!(
+            nanos < 1_000_000_000 && nanos % 1000 == 500,
+            "TAI64N nanoseconds end in 500: {line:?}"
+        );
         return (secs - 0x4000_0000_0000_000a) as i64;
     }
     let sep = if level == 2 { b'_' } else { b'T' };
@@ -424,7 +478,10 @@ fn stamp_time(line: &str, level: usize) -> i64 {
         "not a level {level} stamp: {line:?}"
     );
     let n = |r: std::ops::Range<usize>| line[r].parse::<i64>().unwrap();
-    days_from_civil(n(0..4), n(5..7), n(8..10)) * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19)
+    days_from_civil(n(0..4), n(5..7), n(8..10)) * 86_400
+        + n(11..13) * 3600
+        + n(14..16) * 60
+        + n(17..19)
 }
 
 /// Replaces the stamp that starts each line by `<T> ` after checking its
@@ -516,7 +573,13 @@ fn join_lines(lines: &[Vec<u8>]) -> Vec<u8> {
 fn replaced(line: &[u8], len: usize, r: u8, extra: &[u8]) -> Vec<u8> {
     line.iter()
         .enumerate()
-        .map(|(i, &b)| if i < len && (!(32..=126).contains(&b) || extra.contains(&b)) { r } else { b })
+        .map(|(i, &b)| {
+            if i < len && (!(32..=126).contains(&b) || extra.contains(&b)) {
+                r
+            } else {
+                b
+            }
+        })
         .collect()
 }
 
@@ -530,8 +593,14 @@ fn usage_errors_print_the_synopsis_and_an_empty_line_and_exit_111() {
     let cases: Vec<(Vec<&str>, String)> = vec![
         (vec![], u.clone()),
         (vec!["-v", "-tt"], u.clone()),
-        (vec!["-x", "log"], format!("svlogd: illegal option -- x\n{u}")),
-        (vec!["-l"], format!("svlogd: option requires an argument -- l\n{u}")),
+        (
+            vec!["-x", "log"],
+            format!("svlogd: illegal option -- x\n{u}"),
+        ),
+        (
+            vec!["-l"],
+            format!("svlogd: option requires an argument -- l\n{u}"),
+        ),
         (vec!["-r", "ab", "log"], u.clone()),
         (vec!["-r", "", "log"], u.clone()),
         (vec!["-l", "10", "-b", "10", "log"], u.clone()),
@@ -546,7 +615,11 @@ fn usage_errors_print_the_synopsis_and_an_empty_line_and_exit_111() {
             (out, d.join("current").exists())
         });
         for (who, got) in &r {
-            assert_eq!(got, &((Some(111), want.clone()), false), "{who}: svlogd {args:?}");
+            assert_eq!(
+                got,
+                &((Some(111), want.clone()), false),
+                "{who}: svlogd {args:?}"
+            );
         }
     }
 }
@@ -580,11 +653,18 @@ fn buffer_and_line_length_options_accept_what_runit_accepts() {
 fn dash_capital_v_prints_the_version_line_then_usage_and_exits_111() {
     let sb = Sandbox::new();
     let r = each(&sb, |bin, cwd| feed(bin, cwd, &["-V", "log"], b""));
-    assert_eq!(r[0].1, (Some(111), format!("{ID_230}{}", usage())), "ours prints the 2.3.0 identifier");
+    assert_eq!(
+        r[0].1,
+        (Some(111), format!("{ID_230}{}", usage())),
+        "ours prints the 2.3.0 identifier"
+    );
     for (_, (code, out)) in &r[1..] {
         assert_eq!(*code, Some(111));
         let (id, rest) = out.split_once('\n').unwrap();
-        assert!(id.starts_with("$Id: ") && id.ends_with(" $"), "reference version line: {id:?}");
+        assert!(
+            id.starts_with("$Id: ") && id.ends_with(" $"),
+            "reference version line: {id:?}"
+        );
         assert_eq!(rest, usage());
     }
 }
@@ -606,8 +686,16 @@ fn upstream_self_check_logs_foo_and_appends_on_a_second_run() {
     assert_eq!(
         snap,
         &[
-            Entry { name: "current".into(), mode: 0o744, data: "foo\nbar\nbaz\n".into() },
-            Entry { name: "lock".into(), mode: 0o600, data: String::new() },
+            Entry {
+                name: "current".into(),
+                mode: 0o744,
+                data: "foo\nbar\nbaz\n".into()
+            },
+            Entry {
+                name: "lock".into(),
+                mode: 0o600,
+                data: String::new()
+            },
         ]
     );
 }
@@ -617,10 +705,16 @@ fn upstream_self_check_replaces_f_and_b_with_a_colon() {
     let sb = Sandbox::new();
     let r = each(&sb, |bin, cwd| {
         let d = logdir(cwd, "log", None);
-        (feed(bin, cwd, &["-r:", "-R", "fb", "log"], b"foo\nbar\nbaz\n"), read(&d.join("current")))
+        (
+            feed(bin, cwd, &["-r:", "-R", "fb", "log"], b"foo\nbar\nbaz\n"),
+            read(&d.join("current")),
+        )
     });
     let got = same("svlogd -r: -R fb", &r);
-    assert_eq!(got, &((Some(0), String::new()), b":oo\n:ar\n:az\n".to_vec()));
+    assert_eq!(
+        got,
+        &((Some(0), String::new()), b":oo\n:ar\n:az\n".to_vec())
+    );
 }
 
 #[test]
@@ -640,10 +734,26 @@ fn upstream_self_check_t2_rotates_current_away_during_a_3_second_pause() {
     assert_eq!(
         snap,
         &[
-            Entry { name: "@X.s".into(), mode: 0o744, data: "foo\n".into() },
-            Entry { name: "config".into(), mode: 0o644, data: "t2\n".into() },
-            Entry { name: "current".into(), mode: 0o744, data: String::new() },
-            Entry { name: "lock".into(), mode: 0o600, data: String::new() },
+            Entry {
+                name: "@X.s".into(),
+                mode: 0o744,
+                data: "foo\n".into()
+            },
+            Entry {
+                name: "config".into(),
+                mode: 0o644,
+                data: "t2\n".into()
+            },
+            Entry {
+                name: "current".into(),
+                mode: 0o744,
+                data: String::new()
+            },
+            Entry {
+                name: "lock".into(),
+                mode: 0o600,
+                data: String::new()
+            },
         ],
         "one rotation at 2 s; the empty current is not rotated again"
     );
@@ -670,10 +780,23 @@ fn every_time_stamp_level_has_runits_shape_and_tttt_is_ttt() {
             let mut args = opts.to_vec();
             args.push("log");
             let (code, _) = feed(bin, cwd, &args, b"one\n\nthree  x\n");
-            (code, unstamp(&String::from_utf8(read(&d.join("current"))).unwrap(), *level))
+            (
+                code,
+                unstamp(
+                    &String::from_utf8(read(&d.join("current"))).unwrap(),
+                    *level,
+                ),
+            )
         });
         let got = same(&format!("svlogd {opts:?}"), &r);
-        assert_eq!(got, &(Some(0), "<T> P: one\n<T> P: \n<T> P: three  x\n".to_string()), "{opts:?}");
+        assert_eq!(
+            got,
+            &(
+                Some(0),
+                "<T> P: one\n<T> P: \n<T> P: three  x\n".to_string()
+            ),
+            "{opts:?}"
+        );
     }
 }
 
@@ -697,8 +820,14 @@ fn a_time_stamp_is_taken_when_the_first_byte_of_the_line_is_read() {
         .map(|(who, text)| {
             let line = text.lines().next().unwrap();
             assert_eq!(&line[26..], "abc", "{who}");
-            let secs = |l: &str| l[17..19].parse::<f64>().unwrap() + l[20..25].parse::<f64>().unwrap() / 1e5;
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64() % 60.0;
+            let secs = |l: &str| {
+                l[17..19].parse::<f64>().unwrap() + l[20..25].parse::<f64>().unwrap() / 1e5
+            };
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64()
+                % 60.0;
             (*who, (now - secs(line)).rem_euclid(60.0))
         })
         .collect();
@@ -745,11 +874,19 @@ fn bytes_beyond_len_reach_the_file_unreplaced() {
     let sb = Sandbox::new();
     let r = each(&sb, |bin, cwd| {
         let d = logdir(cwd, "log", None);
-        let out = feed(bin, cwd, &["-r_", "-l", "5", "log"], b"ab\x01cdef\x01g\xffh\n\x01\x02\n");
+        let out = feed(
+            bin,
+            cwd,
+            &["-r_", "-l", "5", "log"],
+            b"ab\x01cdef\x01g\xffh\n\x01\x02\n",
+        );
         (out, esc(&read(&d.join("current"))))
     });
     let got = same("svlogd -r_ -l 5", &r);
-    assert_eq!(got, &((Some(0), String::new()), esc(b"ab_cdef\x01g\xffh\n__\n")));
+    assert_eq!(
+        got,
+        &((Some(0), String::new()), esc(b"ab_cdef\x01g\xffh\n__\n"))
+    );
 }
 
 #[test]
@@ -763,7 +900,10 @@ fn long_lines_are_cut_with_dots_on_stderr_even_at_exactly_len() {
     });
     let (out, file) = same("svlogd -l 10 with e*", &r);
     assert_eq!(out.0, Some(0));
-    assert_eq!(out.1, "123456789\n0123456789...\n0123456789...\n0123456789...\n\n");
+    assert_eq!(
+        out.1,
+        "123456789\n0123456789...\n0123456789...\n0123456789...\n\n"
+    );
     assert_eq!(file, &input.to_vec(), "the file gets whole lines");
 }
 
@@ -773,20 +913,50 @@ fn long_lines_are_cut_with_dots_on_stderr_even_at_exactly_len() {
 #[test]
 fn config_directives_are_the_first_character_of_each_line() {
     let sb = Sandbox::in_memory();
-    let input: Vec<u8> = (1000..1100).flat_map(|i| format!("{i}\n").into_bytes()).collect();
+    let input: Vec<u8> = (1000..1100)
+        .flat_map(|i| format!("{i}\n").into_bytes())
+        .collect();
     let cases: &[(&str, &str, usize)] = &[
         // (config, why, number of old files)
         ("s100\n", "s100 rotates", 4),
-        ("s100\nsize 100\n", "`size 100` is `s` with `ize 100`: s0, no rotation", 0),
-        ("#s100\n\n\ns100x\n", "a comment and empty lines are skipped; junk after the number is ignored", 4),
+        (
+            "s100\nsize 100\n",
+            "`size 100` is `s` with `ize 100`: s0, no rotation",
+            0,
+        ),
+        (
+            "#s100\n\n\ns100x\n",
+            "a comment and empty lines are skipped; junk after the number is ignored",
+            4,
+        ),
         ("s100\n s50\n", "a leading space is an unknown directive", 4),
         ("s100\nn1\nnum 5\n", "`num 5` is n0: nothing is deleted", 4),
         ("s100\nn2\n", "n2 keeps two", 2),
-        ("s1k\n", "k multiplies by 1024: the soft point 1024 - 1000 cuts 25-byte files; n10 keeps 10", 10),
-        ("s1k\nn0\n", "k multiplies by 1024: 20 files of 25 bytes", 20),
-        ("s100\nn2\ns0", "a final line without newline still counts (s0)", 0),
-        ("s100\nn2\nn", "a one-character final line without newline is ignored", 2),
-        ("pPFX \ns100\np\n", "a bare p is ignored: 100 prefixed lines of 9 bytes", 8),
+        (
+            "s1k\n",
+            "k multiplies by 1024: the soft point 1024 - 1000 cuts 25-byte files; n10 keeps 10",
+            10,
+        ),
+        (
+            "s1k\nn0\n",
+            "k multiplies by 1024: 20 files of 25 bytes",
+            20,
+        ),
+        (
+            "s100\nn2\ns0",
+            "a final line without newline still counts (s0)",
+            0,
+        ),
+        (
+            "s100\nn2\nn",
+            "a one-character final line without newline is ignored",
+            2,
+        ),
+        (
+            "pPFX \ns100\np\n",
+            "a bare p is ignored: 100 prefixed lines of 9 bytes",
+            8,
+        ),
     ];
     for (cfg, why, n_olds) in cases {
         let r = each(&sb, |bin, cwd| {
@@ -798,7 +968,11 @@ fn config_directives_are_the_first_character_of_each_line() {
         });
         let (out, snap) = same(why, &r);
         assert_eq!(out, &(Some(0), String::new()), "{why}");
-        assert_eq!(snap.iter().filter(|e| e.name.starts_with('@')).count(), *n_olds, "{why}: {snap:#?}");
+        assert_eq!(
+            snap.iter().filter(|e| e.name.starts_with('@')).count(),
+            *n_olds,
+            "{why}: {snap:#?}"
+        );
     }
 }
 
@@ -807,10 +981,18 @@ fn patterns_select_lines_as_in_runits_examples() {
     let sb = Sandbox::new();
     // (config, input lines, lines in the log file)
     let cases: &[(&str, &[&str], &[&str])] = &[
-        ("-*\n+a+bc\n", &["abc", "aaabc", "ab", "abb", "abbd"], &["abc", "ab", "abb"]),
+        (
+            "-*\n+a+bc\n",
+            &["abc", "aaabc", "ab", "abb", "abbd"],
+            &["abc", "ab", "abb"],
+        ),
         ("-*\n+x*y\n", &["xqqy", "xy", "xqyqy", "x"], &["xqqy", "xy"]),
         ("-*\n+*z\n", &["qz", "zzz", "z"], &["qz", "z"]),
-        ("-*\n+*err*\n", &["some err here", "err here", "an error"], &["err here", "an error"]),
+        (
+            "-*\n+*err*\n",
+            &["some err here", "err here", "an error"],
+            &["err here", "an error"],
+        ),
         ("-*\n+\n", &["", "x", " ", ""], &["", ""]),
         ("+*\n-a*\n+ab*\n", &["ab1", "a1", "b"], &["ab1", "b"]),
         ("-*\n+*\n-x\n", &["x", "xx"], &["xx"]),
@@ -818,7 +1000,10 @@ fn patterns_select_lines_as_in_runits_examples() {
         ("# -*\n\n-*\n+ok\n", &["ok", "ok "], &["ok"]),
     ];
     for (cfg, lines, want) in cases {
-        let input: Vec<u8> = lines.iter().flat_map(|l| format!("{l}\n").into_bytes()).collect();
+        let input: Vec<u8> = lines
+            .iter()
+            .flat_map(|l| format!("{l}\n").into_bytes())
+            .collect();
         let expected: String = want.iter().map(|l| format!("{l}\n")).collect();
         let r = each(&sb, |bin, cwd| {
             let d = cwd.join("log");
@@ -828,7 +1013,11 @@ fn patterns_select_lines_as_in_runits_examples() {
             (out, String::from_utf8(read(&d.join("current"))).unwrap())
         });
         for (who, got) in &r {
-            assert_eq!(got, &((Some(0), String::new()), expected.clone()), "{who}: config {cfg:?}, lines {lines:?}");
+            assert_eq!(
+                got,
+                &((Some(0), String::new()), expected.clone()),
+                "{who}: config {cfg:?}, lines {lines:?}"
+            );
         }
     }
 }
@@ -839,8 +1028,20 @@ fn patterns_see_the_replaced_first_len_characters_without_stamp_or_prefix() {
     // (options, config, input, file, stderr)
     type Case<'a> = (&'a [&'a str], &'a str, &'a [u8], &'a str, &'a str);
     let cases: &[Case] = &[
-        (&["-r_"], "-*\n+a_b\n", b"a\tb\na_b\na b\n", "a_b\na_b\n", ""),
-        (&["-l", "5"], "-*\n+abcde\n", b"abcdefgh\nabcd\nabcde\n", "abcdefgh\nabcde\n", ""),
+        (
+            &["-r_"],
+            "-*\n+a_b\n",
+            b"a\tb\na_b\na b\n",
+            "a_b\na_b\n",
+            "",
+        ),
+        (
+            &["-l", "5"],
+            "-*\n+abcde\n",
+            b"abcdefgh\nabcd\nabcde\n",
+            "abcdefgh\nabcde\n",
+            "",
+        ),
         (&[], "pP:\n-*\n+x\n", b"x\nP:x\n", "P:x\n", ""),
         (&[], "e*\nEx*\n-*\n", b"x1\ny1\n", "", "y1\n"),
         (&[], "pP:\ne*\nEx*\n", b"x1\ny1\n", "P:x1\nP:y1\n", "P:y1\n"),
@@ -857,7 +1058,11 @@ fn patterns_see_the_replaced_first_len_characters_without_stamp_or_prefix() {
             (out, String::from_utf8(read(&d.join("current"))).unwrap())
         });
         for (who, got) in &r {
-            assert_eq!(got, &((Some(0), err.to_string()), file.to_string()), "{who}: {opts:?} config {cfg:?}");
+            assert_eq!(
+                got,
+                &((Some(0), err.to_string()), file.to_string()),
+                "{who}: {opts:?} config {cfg:?}"
+            );
         }
     }
 }
@@ -873,9 +1078,16 @@ fn several_log_directories_each_apply_their_own_config() {
         (out, snapshot(&a), snapshot(&b), snapshot(&c))
     });
     let (out, a, b, c) = same("svlogd a b c", &r);
-    assert_eq!(out, &(Some(0), "B:x1\nx1\ny1\nB:z1\nz1\n".to_string()), "stderr: per line, per directory in order");
+    assert_eq!(
+        out,
+        &(Some(0), "B:x1\nx1\ny1\nB:z1\nz1\n".to_string()),
+        "stderr: per line, per directory in order"
+    );
     assert_eq!(a.iter().find(|e| e.name == "current").unwrap().data, "x1\n");
-    assert_eq!(b.iter().find(|e| e.name == "current").unwrap().data, "B:x1\nB:y1\nB:z1\n");
+    assert_eq!(
+        b.iter().find(|e| e.name == "current").unwrap().data,
+        "B:x1\nB:y1\nB:z1\n"
+    );
     assert_eq!(c.iter().find(|e| e.name == "current").unwrap().data, "");
 }
 
@@ -884,7 +1096,8 @@ fn several_log_directories_each_apply_their_own_config() {
 
 fn udp_listener() -> std::net::UdpSocket {
     let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     s
 }
 
@@ -903,17 +1116,37 @@ fn selected_lines_are_sent_over_udp_cut_to_len_with_stamp_and_prefix() {
     let r = each(&sb, |bin, cwd| {
         let sock = udp_listener();
         let port = sock.local_addr().unwrap().port();
-        let d = logdir(cwd, "log", Some(&format!("u127.0.0.1:{port}\npPFX:\n-x*\n")));
-        let out = feed(bin, cwd, &["-tt", "-l", "10", "log"], b"0123456789abc\nshort\nxdropped\n");
+        let d = logdir(
+            cwd,
+            "log",
+            Some(&format!("u127.0.0.1:{port}\npPFX:\n-x*\n")),
+        );
+        let out = feed(
+            bin,
+            cwd,
+            &["-tt", "-l", "10", "log"],
+            b"0123456789abc\nshort\nxdropped\n",
+        );
         let got: Vec<String> = datagrams(&sock).iter().map(|g| unstamp(g, 2)).collect();
         let only = logdir(cwd, "only", Some(&format!("U127.0.0.1:{port}\n")));
         let out2 = feed(bin, cwd, &["only"], b"a\nb\n");
         let got2 = datagrams(&sock);
-        (out, got, unstamp(&String::from_utf8(read(&d.join("current"))).unwrap(), 2), out2, got2, read(&only.join("current")))
+        (
+            out,
+            got,
+            unstamp(&String::from_utf8(read(&d.join("current"))).unwrap(), 2),
+            out2,
+            got2,
+            read(&only.join("current")),
+        )
     });
     let (out, got, file, out2, got2, file2) = same("u and U lines", &r);
     assert_eq!(out, &(Some(0), String::new()));
-    assert_eq!(got, &["<T> PFX:0123456789...\n", "<T> PFX:short\n"], "datagrams; deselected lines are not sent");
+    assert_eq!(
+        got,
+        &["<T> PFX:0123456789...\n", "<T> PFX:short\n"],
+        "datagrams; deselected lines are not sent"
+    );
     assert_eq!(file, "<T> PFX:0123456789abc\n<T> PFX:short\n");
     assert_eq!(out2, &(Some(0), String::new()));
     assert_eq!(got2, &["a\n", "b\n"]);
@@ -925,12 +1158,17 @@ fn a_udp_line_without_port_sends_to_port_514() {
     let Ok(sock) = std::net::UdpSocket::bind("127.0.0.1:514") else {
         return eprintln!("skipping: 127.0.0.1:514 is in use");
     };
-    sock.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
     let sb = Sandbox::new();
     for (who, bin) in programs() {
         let cwd = sb.path().join(who);
         let d = logdir(&cwd, "log", Some("u127.0.0.1\n"));
-        assert_eq!(feed(&bin, &cwd, &["log"], b"to 514\n"), (Some(0), String::new()), "{who}");
+        assert_eq!(
+            feed(&bin, &cwd, &["log"], b"to 514\n"),
+            (Some(0), String::new()),
+            "{who}"
+        );
         assert_eq!(datagrams(&sock), ["to 514\n"], "{who}");
         assert_eq!(read(&d.join("current")), b"to 514\n", "{who}");
     }
@@ -941,12 +1179,36 @@ fn bad_udp_addresses_warn_and_a_bad_capital_u_line_still_means_udp_only() {
     let sb = Sandbox::new();
     // (config, stderr, file)
     let cases: &[(&str, &str, &str)] = &[
-        ("ubogus\n", "svlogd: warning: unable to scan ip address: bogus\n", "a\nb\n"),
-        ("u1.2.3\n", "svlogd: warning: unable to scan ip address: 1.2.3\n", "a\nb\n"),
-        ("U1.2.3\n", "svlogd: warning: unable to scan ip address: 1.2.3\n", ""),
-        ("u127.0.0.1:x\n", "svlogd: warning: unable to scan port number: x\n", "a\nb\n"),
-        ("u127.0.0.1:0\n", "svlogd: warning: unable to scan port number: 0\n", "a\nb\n"),
-        ("u 1.2.3.4\n", "svlogd: warning: unable to scan ip address:  1.2.3.4\n", "a\nb\n"),
+        (
+            "ubogus\n",
+            "svlogd: warning: unable to scan ip address: bogus\n",
+            "a\nb\n",
+        ),
+        (
+            "u1.2.3\n",
+            "svlogd: warning: unable to scan ip address: 1.2.3\n",
+            "a\nb\n",
+        ),
+        (
+            "U1.2.3\n",
+            "svlogd: warning: unable to scan ip address: 1.2.3\n",
+            "",
+        ),
+        (
+            "u127.0.0.1:x\n",
+            "svlogd: warning: unable to scan port number: x\n",
+            "a\nb\n",
+        ),
+        (
+            "u127.0.0.1:0\n",
+            "svlogd: warning: unable to scan port number: 0\n",
+            "a\nb\n",
+        ),
+        (
+            "u 1.2.3.4\n",
+            "svlogd: warning: unable to scan ip address:  1.2.3.4\n",
+            "a\nb\n",
+        ),
     ];
     for (cfg, err, file) in cases {
         let r = each(&sb, |bin, cwd| {
@@ -957,7 +1219,11 @@ fn bad_udp_addresses_warn_and_a_bad_capital_u_line_still_means_udp_only() {
             (out, String::from_utf8(read(&d.join("current"))).unwrap())
         });
         for (who, got) in &r {
-            assert_eq!(got, &((Some(0), err.to_string()), file.to_string()), "{who}: config {cfg:?}");
+            assert_eq!(
+                got,
+                &((Some(0), err.to_string()), file.to_string()),
+                "{who}: config {cfg:?}"
+            );
         }
     }
 }
@@ -989,7 +1255,11 @@ fn unreachable_udp_destinations_still_log_to_the_file_or_note_the_failure() {
             (out, String::from_utf8(read(&d.join("current"))).unwrap())
         });
         for (who, got) in &r {
-            assert_eq!(got, &((Some(0), String::new()), file.to_string()), "{who}: config {cfg:?}");
+            assert_eq!(
+                got,
+                &((Some(0), String::new()), file.to_string()),
+                "{who}: config {cfg:?}"
+            );
         }
     }
 }
@@ -1000,7 +1270,9 @@ fn unreachable_udp_destinations_still_log_to_the_file_or_note_the_failure() {
 #[test]
 fn a_size_below_the_line_length_splits_lines_across_files_of_exactly_s_bytes() {
     let sb = Sandbox::in_memory();
-    let input: Vec<u8> = (0..20).flat_map(|i| format!("{i:02}-abcdefghijklmnopqrstuvwxyz\n").into_bytes()).collect();
+    let input: Vec<u8> = (0..20)
+        .flat_map(|i| format!("{i:02}-abcdefghijklmnopqrstuvwxyz\n").into_bytes())
+        .collect();
     let r = each(&sb, |bin, cwd| {
         let d = logdir(cwd, "log", Some("s100\nn0\n"));
         let out = feed(bin, cwd, &["log"], &input);
@@ -1008,14 +1280,19 @@ fn a_size_below_the_line_length_splits_lines_across_files_of_exactly_s_bytes() {
     });
     let (out, _, sz, all) = same("s100", &r);
     assert_eq!(out, &(Some(0), String::new()));
-    assert_eq!(sz, &[100; 6], "600 bytes: five full old files and a full current (rotation comes before the next write)");
+    assert_eq!(
+        sz, &[100; 6],
+        "600 bytes: five full old files and a full current (rotation comes before the next write)"
+    );
     assert_eq!(all, &input);
 }
 
 #[test]
 fn the_soft_rotation_point_gives_84_byte_files_with_s100_and_l20() {
     let sb = Sandbox::in_memory();
-    let input: Vec<u8> = (0..30).flat_map(|i| format!("line {i:02} abc\n").into_bytes()).collect();
+    let input: Vec<u8> = (0..30)
+        .flat_map(|i| format!("line {i:02} abc\n").into_bytes())
+        .collect();
     let r = each(&sb, |bin, cwd| {
         let d = logdir(cwd, "log", Some("s100\nn0\n"));
         let out = feed(bin, cwd, &["-l", "20", "log"], &input);
@@ -1023,7 +1300,11 @@ fn the_soft_rotation_point_gives_84_byte_files_with_s100_and_l20() {
     });
     let (out, snap, sz, all) = same("s100 -l 20", &r);
     assert_eq!(out, &(Some(0), String::new()));
-    assert_eq!(sz, &[84, 84, 84, 84, 24], "rotation once current >= s - len (80) after a newline");
+    assert_eq!(
+        sz,
+        &[84, 84, 84, 84, 24],
+        "rotation once current >= s - len (80) after a newline"
+    );
     assert_eq!(all, &input);
     for e in snap.iter().filter(|e| e.name.starts_with('@')) {
         assert_eq!((e.name.as_str(), e.mode), ("@X.s", 0o744));
@@ -1033,7 +1314,9 @@ fn the_soft_rotation_point_gives_84_byte_files_with_s100_and_l20() {
 #[test]
 fn rotated_files_are_named_at_24_hex_dot_s_and_n2_keeps_two() {
     let sb = Sandbox::in_memory();
-    let input: Vec<u8> = (0..60).flat_map(|i| format!("{i:03} 456789\n").into_bytes()).collect();
+    let input: Vec<u8> = (0..60)
+        .flat_map(|i| format!("{i:03} 456789\n").into_bytes())
+        .collect();
     let r = each(&sb, |bin, cwd| {
         let d = logdir(cwd, "log", Some("s100\nn2\n"));
         let out = feed(bin, cwd, &["-l", "20", "log"], &input);
@@ -1047,17 +1330,38 @@ fn rotated_files_are_named_at_24_hex_dot_s_and_n2_keeps_two() {
     });
     let (out, snap) = same("s100 n2", &r);
     assert_eq!(out, &(Some(0), String::new()));
-    let lines = |r: std::ops::Range<usize>| -> String { r.map(|i| format!("{i:03} 456789\n")).collect() };
+    let lines =
+        |r: std::ops::Range<usize>| -> String { r.map(|i| format!("{i:03} 456789\n")).collect() };
     // -l 20: rotation once current >= 80 after a newline, so 8 lines (88
     // bytes) a file; 7 files made, the last two kept, 4 lines in current.
     assert_eq!(
         snap,
         &[
-            Entry { name: "@X.s".into(), mode: 0o744, data: lines(40..48) },
-            Entry { name: "@X.s".into(), mode: 0o744, data: lines(48..56) },
-            Entry { name: "config".into(), mode: 0o644, data: "s100\nn2\n".into() },
-            Entry { name: "current".into(), mode: 0o744, data: lines(56..60) },
-            Entry { name: "lock".into(), mode: 0o600, data: String::new() },
+            Entry {
+                name: "@X.s".into(),
+                mode: 0o744,
+                data: lines(40..48)
+            },
+            Entry {
+                name: "@X.s".into(),
+                mode: 0o744,
+                data: lines(48..56)
+            },
+            Entry {
+                name: "config".into(),
+                mode: 0o644,
+                data: "s100\nn2\n".into()
+            },
+            Entry {
+                name: "current".into(),
+                mode: 0o744,
+                data: lines(56..60)
+            },
+            Entry {
+                name: "lock".into(),
+                mode: 0o600,
+                data: String::new()
+            },
         ]
     );
 }
@@ -1084,16 +1388,41 @@ fn rotation_deletes_processor_leftovers_and_only_one_surplus_old_file() {
     let sb = Sandbox::in_memory();
     let r = each(&sb, |bin, cwd| {
         let d = logdir(cwd, "log", Some("s100\nn2\n"));
-        for n in ["@400000000000000000000001.s", "@400000000000000000000002.s", "@400000000000000000000003.u"] {
+        for n in [
+            "@400000000000000000000001.s",
+            "@400000000000000000000002.s",
+            "@400000000000000000000003.u",
+        ] {
             fs::write(d.join(n), n).unwrap();
         }
         fs::write(d.join("@400000000000000000000009.t"), "leftover").unwrap();
-        fs::write(d.join("@40000000000000000000000.s"), "26 characters: not counted").unwrap();
-        fs::write(d.join("@4000000000000000000000000.s"), "28 characters: not counted").unwrap();
-        let out = feed(bin, cwd, &["-v", "-l", "20", "log"], &[b"0123456789\n".repeat(8), b"tail\n".to_vec()].concat());
+        fs::write(
+            d.join("@40000000000000000000000.s"),
+            "26 characters: not counted",
+        )
+        .unwrap();
+        fs::write(
+            d.join("@4000000000000000000000000.s"),
+            "28 characters: not counted",
+        )
+        .unwrap();
+        let out = feed(
+            bin,
+            cwd,
+            &["-v", "-l", "20", "log"],
+            &[b"0123456789\n".repeat(8), b"tail\n".to_vec()].concat(),
+        );
         let names = olds(&d);
-        let (fresh, old): (Vec<String>, Vec<String>) = names.into_iter().partition(|n| n.starts_with("@40000000") && n[9..].starts_with(|c: char| c != '0'));
-        (out.0, mask_tai(&out.1), old, fresh.len(), read(&d.join("current")))
+        let (fresh, old): (Vec<String>, Vec<String>) = names
+            .into_iter()
+            .partition(|n| n.starts_with("@40000000") && n[9..].starts_with(|c: char| c != '0'));
+        (
+            out.0,
+            mask_tai(&out.1),
+            old,
+            fresh.len(),
+            read(&d.join("current")),
+        )
     });
     let (code, err, old, fresh, current) = same("pruning", &r);
     assert_eq!(*code, Some(0));
@@ -1106,7 +1435,12 @@ fn rotation_deletes_processor_leftovers_and_only_one_surplus_old_file() {
     // is deleted; names that are not 27 characters long are not counted.
     assert_eq!(
         old,
-        &["@40000000000000000000000.s", "@4000000000000000000000000.s", "@400000000000000000000002.s", "@400000000000000000000003.u"]
+        &[
+            "@40000000000000000000000.s",
+            "@4000000000000000000000000.s",
+            "@400000000000000000000002.s",
+            "@400000000000000000000003.u"
+        ]
     );
     assert_eq!(*fresh, 1);
     assert_eq!(current, b"tail\n");
@@ -1125,7 +1459,10 @@ fn version_2_3_0_never_prunes_the_u_file_this_rotation_just_made() {
     assert_eq!(out, (Some(0), String::new()));
     let names = olds(&d);
     assert_eq!(names.len(), 1, "{names:?}");
-    assert!(names[0].ends_with(".s") && names[0] != "@4fffffffffffffffffffffff.s", "{names:?}");
+    assert!(
+        names[0].ends_with(".s") && names[0] != "@4fffffffffffffffffffffff.s",
+        "{names:?}"
+    );
     assert_eq!(read(&d.join(&names[0])), b"0123456789");
     assert_eq!(read(&d.join("current")), b"\n");
     // The Debian reference does not count the .u at all: nothing is deleted.
@@ -1133,7 +1470,10 @@ fn version_2_3_0_never_prunes_the_u_file_this_rotation_just_made() {
         let cwd = sb.path().join("ref");
         let d = logdir(&cwd, "log", Some("s10\nn1\n!cat\n"));
         fs::write(d.join("@4fffffffffffffffffffffff.s"), "future").unwrap();
-        assert_eq!(feed(&bin, &cwd, &["log"], b"0123456789\n"), (Some(0), String::new()));
+        assert_eq!(
+            feed(&bin, &cwd, &["log"], b"0123456789\n"),
+            (Some(0), String::new())
+        );
         let names = olds(&d);
         assert_eq!(names.len(), 2, "reference: {names:?}");
         assert_eq!(names[1], "@4fffffffffffffffffffffff.s");
@@ -1158,19 +1498,41 @@ fn an_existing_current_is_appended_to_or_turned_into_a_u_file_by_its_mode() {
         put("empty", "", 0o644);
         logdir(cwd, "missing", None);
         let out = feed(bin, cwd, &dirs, b"new\n");
-        (out, dirs.iter().map(|n| snapshot(&cwd.join(n))).collect::<Vec<_>>())
+        (
+            out,
+            dirs.iter()
+                .map(|n| snapshot(&cwd.join(n)))
+                .collect::<Vec<_>>(),
+        )
     });
     let (out, snaps) = same("existing current", &r);
     assert_eq!(out, &(Some(0), String::new()));
-    let e = |name: &str, mode: u32, data: &str| Entry { name: name.into(), mode, data: data.into() };
+    let e = |name: &str, mode: u32, data: &str| Entry {
+        name: name.into(),
+        mode,
+        data: data.into(),
+    };
     assert_eq!(
         snaps[0],
-        [e("@X.u", 0o644, "old data\n"), e("current", 0o744, "new\n"), e("lock", 0o600, "")],
+        [
+            e("@X.u", 0o644, "old data\n"),
+            e("current", 0o744, "new\n"),
+            e("lock", 0o600, "")
+        ],
         "unclean: renamed to .u keeping its mode, even without a processor"
     );
-    assert_eq!(snaps[1], [e("current", 0o744, "old\nnew\n"), e("lock", 0o600, "")]);
-    assert_eq!(snaps[2], [e("current", 0o744, "new\n"), e("lock", 0o600, "")]);
-    assert_eq!(snaps[3], [e("current", 0o744, "new\n"), e("lock", 0o600, "")]);
+    assert_eq!(
+        snaps[1],
+        [e("current", 0o744, "old\nnew\n"), e("lock", 0o600, "")]
+    );
+    assert_eq!(
+        snaps[2],
+        [e("current", 0o744, "new\n"), e("lock", 0o600, "")]
+    );
+    assert_eq!(
+        snaps[3],
+        [e("current", 0o744, "new\n"), e("lock", 0o600, "")]
+    );
 }
 
 #[test]
@@ -1180,13 +1542,23 @@ fn verbose_mode_says_new_only_for_a_missing_or_renamed_current_and_append_otherw
     // (verified on the reference).
     let sb = Sandbox::new();
     let r = each(&sb, |bin, cwd| {
-        for (name, data, m) in [("unclean", "old\n", 0o644), ("clean", "old\n", 0o744), ("empty", "", 0o644), ("empty744", "", 0o744)] {
+        for (name, data, m) in [
+            ("unclean", "old\n", 0o644),
+            ("clean", "old\n", 0o744),
+            ("empty", "", 0o644),
+            ("empty744", "", 0o744),
+        ] {
             let d = logdir(cwd, name, None);
             fs::write(d.join("current"), data).unwrap();
             fs::set_permissions(d.join("current"), fs::Permissions::from_mode(m)).unwrap();
         }
         logdir(cwd, "missing", None);
-        feed(bin, cwd, &["-v", "unclean", "clean", "empty", "empty744", "missing"], b"new\n")
+        feed(
+            bin,
+            cwd,
+            &["-v", "unclean", "clean", "empty", "empty744", "missing"],
+            b"new\n",
+        )
     });
     let got = same("-v with each kind of current", &r);
     assert_eq!(
@@ -1219,7 +1591,11 @@ fn turning_an_unclean_current_into_a_u_file_prunes_old_files_counting_u_files() 
         fs::write(d.join("current"), "unclean\n").unwrap();
         fs::set_permissions(d.join("current"), fs::Permissions::from_mode(0o644)).unwrap();
         let out = feed(bin, cwd, &["-v", "log"], b"new\n");
-        (out.0, mask_tai(&out.1), olds(&d).iter().map(|n| mask_tai(n)).collect::<Vec<_>>())
+        (
+            out.0,
+            mask_tai(&out.1),
+            olds(&d).iter().map(|n| mask_tai(n)).collect::<Vec<_>>(),
+        )
     });
     assert_eq!(
         r[0].1,
@@ -1251,11 +1627,25 @@ fn old_u_files_count_towards_n_in_2_3_0_but_not_in_the_debian_reference() {
         let d = logdir(cwd, "log", Some("s10\nn1\n"));
         fs::write(d.join("@400000000000000000000001.u"), "unprocessed\n").unwrap();
         let out = feed(bin, cwd, &["log"], b"0123456789\n");
-        (out, olds(&d).iter().map(|n| mask_tai(n)).collect::<Vec<_>>())
+        (
+            out,
+            olds(&d).iter().map(|n| mask_tai(n)).collect::<Vec<_>>(),
+        )
     });
-    assert_eq!(r[0].1, ((Some(0), String::new()), vec!["@X.s".to_string()]), "ours: 2 > n1, the old .u is the oldest and goes");
+    assert_eq!(
+        r[0].1,
+        ((Some(0), String::new()), vec!["@X.s".to_string()]),
+        "ours: 2 > n1, the old .u is the oldest and goes"
+    );
     for (_, got) in &r[1..] {
-        assert_eq!(got, &((Some(0), String::new()), vec!["@X.u".to_string(), "@X.s".to_string()]), "reference: .u not counted");
+        assert_eq!(
+            got,
+            &(
+                (Some(0), String::new()),
+                vec!["@X.u".to_string(), "@X.s".to_string()]
+            ),
+            "reference: .u not counted"
+        );
     }
 }
 
@@ -1272,13 +1662,20 @@ for f in 0 1 4 5; do echo \"fd$f $(basename $(readlink /proc/$$/fd/$f))\"; done;
 #[test]
 fn a_processor_turns_each_u_into_an_s_through_a_t_with_state_handed_over() {
     let sb = Sandbox::in_memory();
-    let input: Vec<u8> = (0..21).flat_map(|i| format!("line {i:02} abc\n").into_bytes()).collect();
+    let input: Vec<u8> = (0..21)
+        .flat_map(|i| format!("line {i:02} abc\n").into_bytes())
+        .collect();
     let r = each(&sb, |bin, cwd| {
         let d = logdir(cwd, "log", Some(&format!("s100\n{PROCESSOR}\n")));
         let out = feed(bin, cwd, &["-v", "-l", "20", "log"], &input);
         // Whether a SIGCHLD is handled while waiting for input depends on
         // timing; that notice is tested on its own below.
-        let err: String = out.1.lines().filter(|l| *l != "svlogd: info: sigchild received.").map(|l| format!("{l}\n")).collect();
+        let err: String = out
+            .1
+            .lines()
+            .filter(|l| *l != "svlogd: info: sigchild received.")
+            .map(|l| format!("{l}\n"))
+            .collect();
         ((out.0, mask_tai(&err)), snapshot(&d))
     });
     let ((code, err), snap) = same("processor", &r);
@@ -1286,7 +1683,9 @@ fn a_processor_turns_each_u_into_an_s_through_a_t_with_state_handed_over() {
     let olds: Vec<&Entry> = snap.iter().filter(|e| e.name.starts_with('@')).collect();
     assert_eq!(olds.len(), 3, "{snap:#?}");
     for (k, e) in olds.iter().enumerate() {
-        let lines: String = (7 * k..7 * (k + 1)).map(|i| format!("LINE {i:02} ABC\n")).collect();
+        let lines: String = (7 * k..7 * (k + 1))
+            .map(|i| format!("LINE {i:02} ABC\n"))
+            .collect();
         // The directory while run k+1 works: the k files done so far, its
         // own .t and .u, and the rest.
         let want = format!(
@@ -1299,8 +1698,12 @@ fn a_processor_turns_each_u_into_an_s_through_a_t_with_state_handed_over() {
     }
     let state = snap.iter().find(|e| e.name == "state").unwrap();
     assert_eq!((state.mode, state.data.as_str()), (0o644, "3\n"));
-    assert!(!snap.iter().any(|e| e.name == "newstate"), "newstate renamed to state");
-    let mut want_err = String::from("svlogd: info: read: log/config\nsvlogd: info: new: log/current\n");
+    assert!(
+        !snap.iter().any(|e| e.name == "newstate"),
+        "newstate renamed to state"
+    );
+    let mut want_err =
+        String::from("svlogd: info: read: log/config\nsvlogd: info: new: log/current\n");
     for _ in 0..3 {
         want_err += "svlogd: info: rename: log/current @X.u 84\nsvlogd: info: processing: log/@X.u\nsvlogd: info: processed: log/@X.s\n";
     }
@@ -1323,12 +1726,21 @@ fn a_failing_processor_is_restarted_at_once_until_it_succeeds() {
     let (out, snap) = same("failing processor", &r);
     assert_eq!(
         out,
-        &(Some(0), "svlogd: warning: processor failed, restart: log\n".repeat(2)),
+        &(
+            Some(0),
+            "svlogd: warning: processor failed, restart: log\n".repeat(2)
+        ),
         "two failures, then success"
     );
     let names: Vec<&str> = snap.iter().map(|e| e.name.as_str()).collect();
-    assert_eq!(names, ["@X.s", "config", "count", "current", "lock", "state"]);
-    assert_eq!(snap[0].data, "0123456789partial output\n", "the .t of a failed run is deleted and rewritten");
+    assert_eq!(
+        names,
+        ["@X.s", "config", "count", "current", "lock", "state"]
+    );
+    assert_eq!(
+        snap[0].data, "0123456789partial output\n",
+        "the .t of a failed run is deleted and rewritten"
+    );
     assert_eq!(snap[2].data, "3\n");
 }
 
@@ -1366,13 +1778,22 @@ fn a_hangup_while_a_processor_runs_loses_track_of_it() {
         std::thread::sleep(Duration::from_millis(1500));
         l.close();
         let code = l.wait_exit(5.0);
-        (code, mask_tai(&l.err()), snapshot(&d), hup_took < Duration::from_millis(700))
+        (
+            code,
+            mask_tai(&l.err()),
+            snapshot(&d),
+            hup_took < Duration::from_millis(700),
+        )
     });
     let (code, err, snap, quick) = same("HUP during a processor", &r);
     assert_eq!(*code, Some(0));
     assert!(quick, "HUP does not wait for the processor");
     let names: Vec<&str> = snap.iter().map(|e| e.name.as_str()).collect();
-    assert_eq!(names, ["@X.t", "@X.u", "config", "current", "lock", "newstate", "state"], "{err}");
+    assert_eq!(
+        names,
+        ["@X.t", "@X.u", "config", "current", "lock", "newstate", "state"],
+        "{err}"
+    );
     assert!(!err.contains("processed:"), "{err}");
 }
 
@@ -1430,7 +1851,10 @@ fn sighup_rereads_the_config_and_reopens_current() {
         "svlogd: info: new: log/current\nsvlogd: info: sighangup received.\nsvlogd: info: close: log\n\
          svlogd: info: read: log/config\nsvlogd: info: append: log/current\nsvlogd: info: close: log\n"
     );
-    assert_eq!(snap.iter().find(|e| e.name == "current").unwrap().data, "a\nP:b\n");
+    assert_eq!(
+        snap.iter().find(|e| e.name == "current").unwrap().data,
+        "a\nP:b\n"
+    );
 }
 
 #[test]
@@ -1448,7 +1872,12 @@ fn sigalrm_rotates_at_once_and_does_nothing_when_current_is_empty() {
         std::thread::sleep(Duration::from_millis(200));
         let after_second = olds(&d).len();
         l.signal(libc::SIGTERM);
-        (l.wait_exit(5.0), mask_tai(&l.err()), after_second, snapshot(&d))
+        (
+            l.wait_exit(5.0),
+            mask_tai(&l.err()),
+            after_second,
+            snapshot(&d),
+        )
     });
     let (code, err, after_second, snap) = same("ALRM", &r);
     assert_eq!(*code, Some(0));
@@ -1458,8 +1887,19 @@ fn sigalrm_rotates_at_once_and_does_nothing_when_current_is_empty() {
         "svlogd: info: new: log/current\nsvlogd: info: sigalarm received.\nsvlogd: info: rename: log/current @X.s 2\n\
          svlogd: info: sigalarm received.\nsvlogd: info: sigterm received.\nsvlogd: info: close: log\n"
     );
-    let e = |name: &str, mode: u32, data: &str| Entry { name: name.into(), mode, data: data.into() };
-    assert_eq!(snap, &[e("@X.s", 0o744, "a\n"), e("current", 0o744, ""), e("lock", 0o600, "")]);
+    let e = |name: &str, mode: u32, data: &str| Entry {
+        name: name.into(),
+        mode,
+        data: data.into(),
+    };
+    assert_eq!(
+        snap,
+        &[
+            e("@X.s", 0o744, "a\n"),
+            e("current", 0o744, ""),
+            e("lock", 0o600, "")
+        ]
+    );
 }
 
 #[test]
@@ -1476,7 +1916,11 @@ fn sigterm_after_a_complete_line_exits_0_at_once() {
     });
     let (code, err, snap) = same("TERM", &r);
     assert_eq!((*code, err.as_str()), (Some(0), ""));
-    let e = |name: &str, mode: u32, data: &str| Entry { name: name.into(), mode, data: data.into() };
+    let e = |name: &str, mode: u32, data: &str| Entry {
+        name: name.into(),
+        mode,
+        data: data.into(),
+    };
     assert_eq!(snap, &[e("current", 0o744, "a\nb\n"), e("lock", 0o600, "")]);
 }
 
@@ -1491,9 +1935,20 @@ fn a_final_line_without_newline_is_written_by_ours_and_dropped_by_runit() {
         let out = feed(bin, cwd, &["log"], b"line1\nline2\npartial");
         (out, read(&d.join("current")))
     });
-    assert_eq!(r[0].1, ((Some(0), String::new()), b"line1\nline2\npartial\n".to_vec()), "ours");
+    assert_eq!(
+        r[0].1,
+        (
+            (Some(0), String::new()),
+            b"line1\nline2\npartial\n".to_vec()
+        ),
+        "ours"
+    );
     for (_, got) in &r[1..] {
-        assert_eq!(got, &((Some(0), String::new()), b"line1\nline2\n".to_vec()), "reference (SPEC §8.3)");
+        assert_eq!(
+            got,
+            &((Some(0), String::new()), b"line1\nline2\n".to_vec()),
+            "reference (SPEC §8.3)"
+        );
     }
 }
 
@@ -1511,14 +1966,22 @@ fn lines_pending_when_term_arrives_are_written_by_ours_and_dropped_by_runit() {
         std::thread::sleep(Duration::from_millis(100));
         l.signal(libc::SIGTERM);
         if who == "ours" {
-            assert_eq!(l.wait_exit(2.0), Some(0), "ours does not wait for the rest of the line");
+            assert_eq!(
+                l.wait_exit(2.0),
+                Some(0),
+                "ours does not wait for the rest of the line"
+            );
             assert_eq!(esc(&read(&d.join("current"))), "a\npart\n");
         } else {
             std::thread::sleep(Duration::from_millis(300));
             assert!(l.running(), "runit waits for the end of the line");
             l.write(b"ial\nnext\n");
             assert_eq!(l.wait_exit(2.0), Some(0));
-            assert_eq!(esc(&read(&d.join("current"))), "a\n", "runit drops the completed line (SPEC §8.9)");
+            assert_eq!(
+                esc(&read(&d.join("current"))),
+                "a\n",
+                "runit drops the completed line (SPEC §8.9)"
+            );
         }
         // 2. Complete lines waiting in the pipe when TERM is handled:
         // runit writes all but the last line of that chunk; ours all.
@@ -1552,7 +2015,16 @@ fn random_lines_arrive_exactly_once_and_in_order_with_a_large_size() {
         let count = r.range(0, 60) as usize;
         let lines = random_lines(&mut r, count, len);
         let input = join_lines(&lines);
-        let repl = r.chance(30).then(|| (b"_+:"[r.below(3) as usize], if r.chance(50) { b"ab|".to_vec() } else { vec![] }));
+        let repl = r.chance(30).then(|| {
+            (
+                b"_+:"[r.below(3) as usize],
+                if r.chance(50) {
+                    b"ab|".to_vec()
+                } else {
+                    vec![]
+                },
+            )
+        });
         let (l_arg, b_arg) = (len.to_string(), buflen.to_string());
         let mut args: Vec<String> = vec!["-l".into(), l_arg, "-b".into(), b_arg];
         let expected: Vec<u8> = match &repl {
@@ -1561,7 +2033,12 @@ fn random_lines_arrive_exactly_once_and_in_order_with_a_large_size() {
                 if !extra.is_empty() {
                     args.push(format!("-R{}", String::from_utf8(extra.clone()).unwrap()));
                 }
-                join_lines(&lines.iter().map(|l| replaced(l, len, *c, extra)).collect::<Vec<_>>())
+                join_lines(
+                    &lines
+                        .iter()
+                        .map(|l| replaced(l, len, *c, extra))
+                        .collect::<Vec<_>>(),
+                )
             }
             None => input.clone(),
         };
@@ -1573,7 +2050,10 @@ fn random_lines_arrive_exactly_once_and_in_order_with_a_large_size() {
             let out = feed(bin, &cwd, &args, &input);
             assert_eq!(out, (Some(0), String::new()), "{who} seed {seed}");
             assert_eq!(olds(&d).len(), 0, "{who} seed {seed}");
-            assert!(read(&d.join("current")) == expected, "{who} seed {seed} {args:?}: lines lost, doubled or changed");
+            assert!(
+                read(&d.join("current")) == expected,
+                "{who} seed {seed} {args:?}: lines lost, doubled or changed"
+            );
         }
     }
 }
@@ -1589,7 +2069,10 @@ fn random_lines_arrive_exactly_once_across_small_rotations_at_runits_offsets() {
         let count = r.range(1, 40) as usize;
         let lines = random_lines(&mut r, count, len);
         let input = join_lines(&lines);
-        let (l_arg, b_arg) = (len.to_string(), (len + 1 + r.below(100) as usize).to_string());
+        let (l_arg, b_arg) = (
+            len.to_string(),
+            (len + 1 + r.below(100) as usize).to_string(),
+        );
         let args = ["-l", &l_arg, "-b", &b_arg, "log"];
         let mut results = Vec::new();
         for (who, bin) in &progs {
@@ -1597,12 +2080,21 @@ fn random_lines_arrive_exactly_once_across_small_rotations_at_runits_offsets() {
             let d = logdir(&cwd, "log", Some(&format!("s{size}\nn0\n")));
             let out = feed(bin, &cwd, &args, &input);
             assert_eq!(out, (Some(0), String::new()), "{who} seed {seed}");
-            assert!(logged(&d) == input, "{who} seed {seed} (s{size} -l {len}): lines lost, doubled or changed");
+            assert!(
+                logged(&d) == input,
+                "{who} seed {seed} (s{size} -l {len}): lines lost, doubled or changed"
+            );
             let sz = sizes(&d);
-            assert!(sz.iter().all(|&n| n as u64 <= size), "{who} seed {seed}: a file beyond s{size}: {sz:?}");
+            assert!(
+                sz.iter().all(|&n| n as u64 <= size),
+                "{who} seed {seed}: a file beyond s{size}: {sz:?}"
+            );
             results.push((*who, sz));
         }
-        same(&format!("file sizes, seed {seed}, s{size} -l {len}"), &results);
+        same(
+            &format!("file sizes, seed {seed}, s{size} -l {len}"),
+            &results,
+        );
     }
 }
 
@@ -1614,7 +2106,11 @@ fn random_writes_through_a_pipe_deliver_every_line_once_and_in_order() {
     for seed in 300..400u64 {
         let mut r = Rng::new(seed);
         let len = r.range(1, 400) as usize;
-        let size = if r.chance(30) { 1_000_000 } else { r.range(20, 700) };
+        let size = if r.chance(30) {
+            1_000_000
+        } else {
+            r.range(20, 700)
+        };
         let count = r.range(1, 80) as usize;
         let lines = random_lines(&mut r, count, len);
         let mut input = join_lines(&lines);
@@ -1639,7 +2135,11 @@ fn random_writes_through_a_pipe_deliver_every_line_once_and_in_order() {
         if unterminated {
             expected.push(b'\n'); // ours keeps the last line (runit drops it)
         }
-        assert!(logged(&d) == expected, "seed {seed} (s{size} -l {len}, {} writes): lines lost, doubled or changed", pieces.len());
+        assert!(
+            logged(&d) == expected,
+            "seed {seed} (s{size} -l {len}, {} writes): lines lost, doubled or changed",
+            pieces.len()
+        );
         // With every line terminated, the reference (one write per line,
         // reads of -b bytes) must rotate at the same offsets.
         if let (false, Some(rbin)) = (unterminated, reference.as_ref()) {
@@ -1647,7 +2147,11 @@ fn random_writes_through_a_pipe_deliver_every_line_once_and_in_order() {
             let rd = logdir(&cwd, "log", Some(&format!("s{size}\nn0\n")));
             let out = feed_pipe(rbin, &cwd, &["-l", &l_arg, "-b", &b_arg, "log"], &pieces);
             assert_eq!(out, (Some(0), String::new()), "reference, seed {seed}");
-            assert_eq!(sizes(&d), sizes(&rd), "seed {seed} (s{size} -l {len}): file sizes, ours (left) vs reference (right)");
+            assert_eq!(
+                sizes(&d),
+                sizes(&rd),
+                "seed {seed} (s{size} -l {len}): file sizes, ours (left) vs reference (right)"
+            );
         }
     }
 }
@@ -1670,7 +2174,11 @@ fn a_missing_or_non_directory_log_directory_is_fatal_when_it_is_the_only_one() {
     let (alone, with_good, file) = same("missing directory", &r);
     let warn = "svlogd: warning: unable to open log directory: nosuch: file does not exist\n";
     assert_eq!(alone, &(Some(111), format!("{warn}{NO_DIRS}")));
-    assert_eq!(with_good, &(Some(0), warn.to_string()), "one bad directory among good ones only warns");
+    assert_eq!(
+        with_good,
+        &(Some(0), warn.to_string()),
+        "one bad directory among good ones only warns"
+    );
     assert_eq!(file, b"x\n");
 }
 
@@ -1684,7 +2192,15 @@ fn a_plain_file_as_log_directory_fails_at_the_change_of_directory() {
         feed(bin, cwd, &["plain"], b"x\n")
     });
     let got = same("a file as log directory", &r);
-    assert_eq!(got, &(Some(111), format!("svlogd: warning: unable to change directory: plain: not a directory\n{NO_DIRS}")));
+    assert_eq!(
+        got,
+        &(
+            Some(111),
+            format!(
+                "svlogd: warning: unable to change directory: plain: not a directory\n{NO_DIRS}"
+            )
+        )
+    );
 }
 
 #[test]
@@ -1720,16 +2236,26 @@ fn a_directory_locked_by_another_svlogd_is_skipped_with_a_temporary_failure() {
             let free = logdir(&cwd, "free", None);
             let mut h = Logger::start(holder, &cwd, &["log"]);
             h.write(b"held\n");
-            wait_until("holder logging", 5.0, || read(&d.join("current")) == b"held\n");
+            wait_until("holder logging", 5.0, || {
+                read(&d.join("current")) == b"held\n"
+            });
             let warn = "svlogd: warning: unable to lock directory: log: temporary failure\n";
             assert_eq!(
                 feed(bin, &cwd, &["log"], b"x\n"),
                 (Some(111), format!("{warn}{NO_DIRS}")),
                 "{who} while {holder_who} holds the lock"
             );
-            assert_eq!(feed(bin, &cwd, &["log", "free"], b"x\n"), (Some(0), warn.to_string()), "{who}");
+            assert_eq!(
+                feed(bin, &cwd, &["log", "free"], b"x\n"),
+                (Some(0), warn.to_string()),
+                "{who}"
+            );
             assert_eq!(read(&free.join("current")), b"x\n");
-            assert_eq!(read(&d.join("current")), b"held\n", "{who} wrote nothing into the locked directory");
+            assert_eq!(
+                read(&d.join("current")),
+                b"held\n",
+                "{who} wrote nothing into the locked directory"
+            );
             h.close();
             assert_eq!(h.wait_exit(5.0), Some(0));
         }
@@ -1738,8 +2264,15 @@ fn a_directory_locked_by_another_svlogd_is_skipped_with_a_temporary_failure() {
 
 #[test]
 fn an_unwritable_directory_cannot_be_locked() {
-    let ok = Command::new("setpriv").arg("--help").output().map(|o| o.status.success()).unwrap_or(false);
-    if !need(ok && unsafe { libc::geteuid() } == 0, "setpriv and root (to run svlogd as nobody)") {
+    let ok = Command::new("setpriv")
+        .arg("--help")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !need(
+        ok && unsafe { libc::geteuid() } == 0,
+        "setpriv and root (to run svlogd as nobody)",
+    ) {
         return;
     }
     let sb = Sandbox::new();
@@ -1754,13 +2287,23 @@ fn an_unwritable_directory_cannot_be_locked() {
             &cwd,
             Path::new("setpriv"),
             None,
-            &["--reuid=65534", "--regid=65534", "--clear-groups", bin_s, "log"],
+            &[
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                bin_s,
+                "log",
+            ],
             &[],
             10.0,
         ));
         assert_eq!(
             out,
-            (Some(111), String::new(), format!("svlogd: warning: unable to lock directory: log: access denied\n{NO_DIRS}")),
+            (
+                Some(111),
+                String::new(),
+                format!("svlogd: warning: unable to lock directory: log: access denied\n{NO_DIRS}")
+            ),
             "{who}"
         );
     }
@@ -1778,23 +2321,52 @@ fn current_being_a_directory_pauses_every_3_seconds() {
         let t0 = Instant::now();
         l.wait_err(msg, 2);
         let gap = t0.elapsed().as_secs_f64();
-        (l.err().lines().take(2).map(|s| format!("{s}\n")).collect::<String>(), gap > 2.5 && gap < 4.0)
+        (
+            l.err()
+                .lines()
+                .take(2)
+                .map(|s| format!("{s}\n"))
+                .collect::<String>(),
+            gap > 2.5 && gap < 4.0,
+        )
     });
     let (err, gap_ok) = same("current is a directory", &r);
-    assert_eq!(err, &"svlogd: pausing: unable to open current: log: is a directory\n".repeat(2));
+    assert_eq!(
+        err,
+        &"svlogd: pausing: unable to open current: log: is a directory\n".repeat(2)
+    );
     assert!(gap_ok, "about 3 s between retries");
 }
 
 fn have_unshare() -> bool {
     let ok = unsafe { libc::geteuid() } == 0
-        && Command::new("unshare").args(["-m", "true"]).output().map(|o| o.status.success()).unwrap_or(false);
-    need(ok, "unshare -m does not work here (needs root and util-linux)")
+        && Command::new("unshare")
+            .args(["-m", "true"])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false);
+    need(
+        ok,
+        "unshare -m does not work here (needs root and util-linux)",
+    )
 }
 
 /// Runs `script` with `sh` in a private mount namespace, with BIN, IN and
 /// OUT in the environment; returns exit code and stdout+stderr.
-fn in_namespace(cwd: &Path, script: &str, env: &[(&str, &str)], secs: f64) -> (Option<i32>, String) {
-    let (code, out, err) = outcome(run_with(cwd, Path::new("unshare"), None, &["-m", "sh", "-c", script], env, secs));
+fn in_namespace(
+    cwd: &Path,
+    script: &str,
+    env: &[(&str, &str)],
+    secs: f64,
+) -> (Option<i32>, String) {
+    let (code, out, err) = outcome(run_with(
+        cwd,
+        Path::new("unshare"),
+        None,
+        &["-m", "sh", "-c", script],
+        env,
+        secs,
+    ));
     (code, out + &err)
 }
 
@@ -1817,7 +2389,9 @@ fn a_read_only_directory_cannot_be_locked() {
         in_namespace(cwd, script, &[("BIN", bin.to_str().unwrap())], 10.0)
     });
     let got = same("read-only log directories", &r);
-    let fail = |d: &str| format!("svlogd: warning: unable to lock directory: {d}: read-only file system\n{NO_DIRS}exit 111\n");
+    let fail = |d: &str| {
+        format!("svlogd: warning: unable to lock directory: {d}: read-only file system\n{NO_DIRS}exit 111\n")
+    };
     assert_eq!(got, &(Some(0), fail("ro/l") + &fail("ro/m")));
 }
 
@@ -1827,14 +2401,24 @@ fn a_full_disk_with_n_below_n_deletes_old_files_and_keeps_every_later_line() {
         return;
     }
     let sb = Sandbox::new();
-    let input: Vec<u8> = (0..3000).flat_map(|i| format!("line {i:05} abcdefghijklmnopqrstuvwxyz0123456789\n").into_bytes()).collect();
+    let input: Vec<u8> = (0..3000)
+        .flat_map(|i| format!("line {i:05} abcdefghijklmnopqrstuvwxyz0123456789\n").into_bytes())
+        .collect();
     fs::write(sb.path().join("input"), &input).unwrap();
     let r = each(&sb, |bin, cwd| {
         let script = "mkdir -p mnt out && mount -t tmpfs -o size=64k tmpfs mnt || exit 99
             mkdir mnt/log && printf 's8000\\nn20\\nN2\\n' > mnt/log/config
             cd mnt && \"$BIN\" log < \"$IN\" 2>&1; echo \"exit $?\"; cd ..
             cp -a mnt/log out/";
-        let out = in_namespace(cwd, script, &[("BIN", bin.to_str().unwrap()), ("IN", sb.path().join("input").to_str().unwrap())], 10.0);
+        let out = in_namespace(
+            cwd,
+            script,
+            &[
+                ("BIN", bin.to_str().unwrap()),
+                ("IN", sb.path().join("input").to_str().unwrap()),
+            ],
+            10.0,
+        );
         (out, cwd.join("out/log"))
     });
     for (who, ((code, text), d)) in &r {
@@ -1844,15 +2428,26 @@ fn a_full_disk_with_n_below_n_deletes_old_files_and_keeps_every_later_line() {
             if l == "exit 0" {
                 continue;
             }
-            let name = l.strip_prefix("svlogd: warning: out of disk space, delete: log/").unwrap_or_else(|| panic!("{who}: unexpected {l:?}"));
+            let name = l
+                .strip_prefix("svlogd: warning: out of disk space, delete: log/")
+                .unwrap_or_else(|| panic!("{who}: unexpected {l:?}"));
             assert!(is_old_name(name), "{who}: {l}");
             deletes += 1;
         }
-        assert!(deletes >= 5, "{who}: old files deleted to make room: {text}");
+        assert!(
+            deletes >= 5,
+            "{who}: old files deleted to make room: {text}"
+        );
         assert!(text.ends_with("exit 0\n"), "{who}: {text}");
         let kept = logged(d);
-        assert!(kept.len() > 8000 && input.ends_with(&kept), "{who}: what is left is the unbroken end of the input");
-        assert!(kept.starts_with(b"line "), "{who}: the files left start at a line boundary");
+        assert!(
+            kept.len() > 8000 && input.ends_with(&kept),
+            "{who}: what is left is the unbroken end of the input"
+        );
+        assert!(
+            kept.starts_with(b"line "),
+            "{who}: the files left start at a line boundary"
+        );
         assert!(olds(d).len() >= 2, "{who}: at least N old files are kept");
     }
 }
@@ -1863,7 +2458,9 @@ fn a_full_disk_with_the_default_n_pauses_and_resumes_when_space_is_freed() {
         return;
     }
     let sb = Sandbox::new();
-    let input: Vec<u8> = (0..200).flat_map(|i| format!("line {i:03}\n").into_bytes()).collect();
+    let input: Vec<u8> = (0..200)
+        .flat_map(|i| format!("line {i:03}\n").into_bytes())
+        .collect();
     fs::write(sb.path().join("input"), &input).unwrap();
     let r = each(&sb, |bin, cwd| {
         let script = "mkdir -p mnt out && mount -t tmpfs -o size=64k tmpfs mnt || exit 99
@@ -1873,17 +2470,34 @@ fn a_full_disk_with_the_default_n_pauses_and_resumes_when_space_is_freed() {
             cd mnt && \"$BIN\" log < \"$IN\" 2>&1; echo \"exit $?\"; cd ..
             wait; cp -a mnt/log out/";
         let t0 = Instant::now();
-        let out = in_namespace(cwd, script, &[("BIN", bin.to_str().unwrap()), ("IN", sb.path().join("input").to_str().unwrap())], 9.5);
+        let out = in_namespace(
+            cwd,
+            script,
+            &[
+                ("BIN", bin.to_str().unwrap()),
+                ("IN", sb.path().join("input").to_str().unwrap()),
+            ],
+            9.5,
+        );
         (out, t0.elapsed(), cwd.join("out/log"))
     });
     for (who, ((code, text), took, d)) in &r {
         assert_eq!(*code, Some(0), "{who}: {text}");
         assert_eq!(
             text,
-            &format!("{}exit 0\n", "svlogd: pausing: unable to write to current: log: out of disk space\n".repeat(2)),
+            &format!(
+                "{}exit 0\n",
+                "svlogd: pausing: unable to write to current: log: out of disk space\n".repeat(2)
+            ),
             "{who}: the message repeats every 3 s while the disk is full"
         );
-        assert!(took.as_secs_f64() > 5.5, "{who}: resumed at the third try, 6 s in ({took:?})");
-        assert!(read(&d.join("current")) == input, "{who}: every line logged after the pause");
+        assert!(
+            took.as_secs_f64() > 5.5,
+            "{who}: resumed at the third try, 6 s in ({took:?})"
+        );
+        assert!(
+            read(&d.join("current")) == input,
+            "{who}: every line logged after the pause"
+        );
     }
 }

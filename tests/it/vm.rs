@@ -10,7 +10,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
 
-const PROGRAMS: [&str; 8] = ["runit", "runit-init", "runsvdir", "runsv", "sv", "chpst", "runsvchdir", "utmpset"];
+const PROGRAMS: [&str; 8] = [
+    "runit",
+    "runit-init",
+    "runsvdir",
+    "runsv",
+    "sv",
+    "chpst",
+    "runsvchdir",
+    "utmpset",
+];
 
 fn in_ci() -> bool {
     std::env::var("CI").map(|v| v == "true").unwrap_or(false)
@@ -59,7 +68,11 @@ fn vm_boot_runs_three_stages_services_and_powers_off() {
     ) {
         return;
     }
-    let missing: Vec<&str> = PROGRAMS.iter().copied().filter(|p| !release.join(p).is_file()).collect();
+    let missing: Vec<&str> = PROGRAMS
+        .iter()
+        .copied()
+        .filter(|p| !release.join(p).is_file())
+        .collect();
     if !need(
         missing.is_empty(),
         &format!(
@@ -69,11 +82,19 @@ fn vm_boot_runs_three_stages_services_and_powers_off() {
     ) {
         return;
     }
-    let built = PROGRAMS.iter().filter_map(|p| mtime(&release.join(p))).min();
-    let sources = [top.join("src"), top.join("crates")].iter().filter_map(|d| newest(d)).max();
+    let built = PROGRAMS
+        .iter()
+        .filter_map(|p| mtime(&release.join(p)))
+        .min();
+    let sources = [top.join("src"), top.join("crates")]
+        .iter()
+        .filter_map(|d| newest(d))
+        .max();
     if let (Some(b), Some(s)) = (built, sources) {
         if s > b {
-            eprintln!("note: the release binaries are older than the sources; the VM boots the old build");
+            eprintln!(
+                "note: the release binaries are older than the sources; the VM boots the old build"
+            );
         }
     }
 
@@ -87,8 +108,15 @@ fn vm_boot_runs_three_stages_services_and_powers_off() {
     // The timings, shown with --nocapture (and on failure).
     println!("{stdout}");
     if out.status.code() == Some(77) {
-        need(false, &format!("tests/vm/boot-test cannot run here: {}", stderr.trim()));
+        need(
+            false,
+            &format!("tests/vm/boot-test cannot run here: {}", stderr.trim()),
+        );
         return;
     }
-    assert!(out.status.success(), "tests/vm/boot-test failed ({}):\n{stdout}\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "tests/vm/boot-test failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
 }

@@ -37,7 +37,10 @@ pub enum Account<'a> {
     /// `:uid:gid[:gid...]`, no lookups.
     Numeric { uid: u32, gids: Vec<u32> },
     /// `user[:group...]`: look the names up.
-    Names { user: &'a [u8], groups: Vec<&'a [u8]> },
+    Names {
+        user: &'a [u8],
+        groups: Vec<&'a [u8]>,
+    },
 }
 
 /// runit reads at most this many groups.
@@ -58,13 +61,21 @@ pub fn parse_account(spec: &[u8]) -> Result<Account<'_>, InvalidIds> {
     let mut fields = numeric.split(|&b| b == b':');
     let uid_field = fields.next().unwrap_or(&[]);
     // Empty fields count as 0 (runit's quirk), the uid's too.
-    let uid = if uid_field.is_empty() { 0 } else { digits(uid_field).ok_or(InvalidIds)? };
+    let uid = if uid_field.is_empty() {
+        0
+    } else {
+        digits(uid_field).ok_or(InvalidIds)?
+    };
     let mut gids = Vec::new();
     let mut any = false;
     for g in fields.take(MAX_GROUPS) {
         any = true;
         // An empty gid field counts as 0 (runit's quirk).
-        gids.push(if g.is_empty() { 0 } else { digits(g).ok_or(InvalidIds)? });
+        gids.push(if g.is_empty() {
+            0
+        } else {
+            digits(g).ok_or(InvalidIds)?
+        });
     }
     if !any {
         return Err(InvalidIds);
@@ -86,7 +97,9 @@ pub fn limit_value(s: &[u8]) -> Option<u64> {
     if !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(s.iter().fold(0u64, |n, &d| n.saturating_mul(10).saturating_add(u64::from(d - b'0'))))
+    Some(s.iter().fold(0u64, |n, &d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    }))
 }
 
 /// `-n`'s value: an optional sign and digits (none at all is 0).
@@ -131,19 +144,39 @@ pub fn envdir_value(content: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let first = content.split(|&b| b == b'\n').next().unwrap_or(&[]);
-    let end = first.iter().rposition(|&b| b != b' ' && b != b'\t').map_or(0, |i| i + 1);
-    Some(first.iter().take(end).map(|&b| if b == 0 { b'\n' } else { b }).collect())
+    let end = first
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(0, |i| i + 1);
+    Some(
+        first
+            .iter()
+            .take(end)
+            .map(|&b| if b == 0 { b'\n' } else { b })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
 
     #[test]
     fn personality_strips_one_leading_d() {
-        assert_eq!(personality(b"/usr/bin/envdir"), (Personality::Envdir, &b"envdir"[..]));
-        assert_eq!(personality(b"denvdir"), (Personality::Envdir, &b"envdir"[..]));
+        assert_eq!(
+            personality(b"/usr/bin/envdir"),
+            (Personality::Envdir, &b"envdir"[..])
+        );
+        assert_eq!(
+            personality(b"denvdir"),
+            (Personality::Envdir, &b"envdir"[..])
+        );
         assert_eq!(personality(b"dchpst"), (Personality::Chpst, &b"chpst"[..]));
         assert_eq!(personality(b"ddenvdir").0, Personality::Chpst);
         assert_eq!(personality(b"setlock").0, Personality::Setlock);
@@ -151,21 +184,48 @@ mod tests {
 
     #[test]
     fn numeric_accounts_follow_runits_quirks() {
-        assert_eq!(parse_account(b":77:88:99"), Ok(Account::Numeric { uid: 77, gids: vec![88, 99] }));
-        assert_eq!(parse_account(b":1234:"), Ok(Account::Numeric { uid: 1234, gids: vec![0] }));
+        assert_eq!(
+            parse_account(b":77:88:99"),
+            Ok(Account::Numeric {
+                uid: 77,
+                gids: vec![88, 99]
+            })
+        );
+        assert_eq!(
+            parse_account(b":1234:"),
+            Ok(Account::Numeric {
+                uid: 1234,
+                gids: vec![0]
+            })
+        );
         assert_eq!(parse_account(b":1234"), Err(InvalidIds));
         assert_eq!(parse_account(b":12:3x"), Err(InvalidIds));
         assert_eq!(parse_account(b":x:3"), Err(InvalidIds));
-        assert_eq!(parse_account(b"::5"), Ok(Account::Numeric { uid: 0, gids: vec![5] }));
+        assert_eq!(
+            parse_account(b"::5"),
+            Ok(Account::Numeric {
+                uid: 0,
+                gids: vec![5]
+            })
+        );
     }
 
     #[test]
     fn named_accounts_split_on_colons() {
         assert_eq!(
             parse_account(b"nobody:adm:daemon"),
-            Ok(Account::Names { user: b"nobody", groups: vec![b"adm", b"daemon"] })
+            Ok(Account::Names {
+                user: b"nobody",
+                groups: vec![b"adm", b"daemon"]
+            })
         );
-        assert_eq!(parse_account(b"nobody"), Ok(Account::Names { user: b"nobody", groups: vec![] }));
+        assert_eq!(
+            parse_account(b"nobody"),
+            Ok(Account::Names {
+                user: b"nobody",
+                groups: vec![]
+            })
+        );
     }
 
     #[test]
@@ -173,7 +233,11 @@ mod tests {
         assert_eq!(limit_value(b"5000"), Some(5000));
         assert_eq!(limit_value(b"5x"), None);
         assert_eq!(limit_value(b"="), None);
-        assert_eq!(limit_value(b""), Some(0), "runit reads an empty number as 0");
+        assert_eq!(
+            limit_value(b""),
+            Some(0),
+            "runit reads an empty number as 0"
+        );
         assert_eq!(nice_value(b"-2"), Some(-2));
         assert_eq!(nice_value(b"+5"), Some(5));
         assert_eq!(nice_value(b"5x"), None);
@@ -182,7 +246,8 @@ mod tests {
 
     #[test]
     fn passwd_and_group_lines() {
-        let pw = b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/usr/sbin/nologin\n";
+        let pw =
+            b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/usr/sbin/nologin\n";
         assert_eq!(passwd_lookup(pw, b"nobody"), Some((65534, 65534)));
         assert_eq!(passwd_lookup(pw, b"nob"), None);
         let gr = b"root:x:0:\nadm:x:4:syslog\n";
@@ -194,7 +259,10 @@ mod tests {
     fn envdir_values_follow_runit() {
         assert_eq!(envdir_value(b""), None);
         assert_eq!(envdir_value(b"\nfoo\n"), Some(b"".to_vec()));
-        assert_eq!(envdir_value(b"value  \t\nsecond\n"), Some(b"value".to_vec()));
+        assert_eq!(
+            envdir_value(b"value  \t\nsecond\n"),
+            Some(b"value".to_vec())
+        );
         assert_eq!(envdir_value(b"a\0b\n"), Some(b"a\nb".to_vec()));
         assert_eq!(envdir_value(b"1"), Some(b"1".to_vec()));
     }

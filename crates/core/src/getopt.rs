@@ -42,7 +42,13 @@ pub struct Getopt<'a, 's> {
 
 impl<'a, 's> Getopt<'a, 's> {
     pub fn new(args: &'s [&'a [u8]], spec: &'s [u8]) -> Self {
-        Getopt { args, spec, idx: 0, pos: 0, done: false }
+        Getopt {
+            args,
+            spec,
+            idx: 0,
+            pos: 0,
+            done: false,
+        }
     }
 
     /// The operands left after the options (valid once iteration ended).
@@ -123,15 +129,25 @@ impl<'a> Iterator for Getopt<'a, '_> {
 pub fn scan_ulong(s: &[u8]) -> u64 {
     s.iter()
         .take_while(|b| b.is_ascii_digit())
-        .fold(0u64, |n, &d| n.saturating_mul(10).saturating_add(u64::from(d - b'0')))
+        .fold(0u64, |n, &d| {
+            n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+        })
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
 
-    fn parse<'a>(args: &[&'a [u8]], spec: &[u8]) -> (Vec<Result<Opt<'a>, OptError>>, Vec<&'a [u8]>) {
+    fn parse<'a>(
+        args: &[&'a [u8]],
+        spec: &[u8],
+    ) -> (Vec<Result<Opt<'a>, OptError>>, Vec<&'a [u8]>) {
         let mut g = Getopt::new(args, spec);
         let opts: Vec<_> = g.by_ref().collect();
         (opts, g.operands().to_vec())
@@ -140,7 +156,14 @@ mod tests {
     #[test]
     fn groups_attached_and_separate_arguments() {
         let (o, rest) = parse(&[b"-vw5", b"-w", b"7", b"status", b"x"], b"w:vV");
-        assert_eq!(o, [Ok(Opt::Flag(b'v')), Ok(Opt::Arg(b'w', b"5")), Ok(Opt::Arg(b'w', b"7"))]);
+        assert_eq!(
+            o,
+            [
+                Ok(Opt::Flag(b'v')),
+                Ok(Opt::Arg(b'w', b"5")),
+                Ok(Opt::Arg(b'w', b"7"))
+            ]
+        );
         assert_eq!(rest, [&b"status"[..], b"x"]);
     }
 

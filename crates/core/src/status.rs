@@ -137,7 +137,10 @@ impl StatLine {
 /// The `stat` line: state, `, paused`, `, got TERM`, then (unless down)
 /// `, want down` or `, want exit`, and a newline.
 pub fn stat_line(state: State, paused: bool, got_term: bool, want: Want) -> StatLine {
-    let mut l = StatLine { buf: [0; 40], len: 0 };
+    let mut l = StatLine {
+        buf: [0; 40],
+        len: 0,
+    };
     l.push(state.name());
     if paused {
         l.push(", paused");
@@ -157,14 +160,22 @@ pub fn stat_line(state: State, paused: bool, got_term: bool, want: Want) -> Stat
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
 
     #[test]
     fn encodes_the_example_record_from_the_spec() {
         let s = Status {
-            stamp: Tai64n { secs: 0x4000_0000_6b02_8445, nanos: 0x2cb8_91fc },
+            stamp: Tai64n {
+                secs: 0x4000_0000_6b02_8445,
+                nanos: 0x2cb8_91fc,
+            },
             pid: 11499,
             paused: false,
             want: b'u',
@@ -196,12 +207,36 @@ mod tests {
             (State::Run, false, false, Want::Up, "run\n"),
             (State::Down, false, false, Want::Down, "down\n"),
             (State::Run, false, false, Want::Down, "run, want down\n"),
-            (State::Run, true, false, Want::Down, "run, paused, want down\n"),
-            (State::Run, false, true, Want::Down, "run, got TERM, want down\n"),
-            (State::Finish, false, false, Want::Down, "finish, want down\n"),
+            (
+                State::Run,
+                true,
+                false,
+                Want::Down,
+                "run, paused, want down\n",
+            ),
+            (
+                State::Run,
+                false,
+                true,
+                Want::Down,
+                "run, got TERM, want down\n",
+            ),
+            (
+                State::Finish,
+                false,
+                false,
+                Want::Down,
+                "finish, want down\n",
+            ),
             (State::Down, true, false, Want::Up, "down, paused\n"),
             (State::Run, false, false, Want::Exit, "run, want exit\n"),
-            (State::Finish, true, true, Want::Exit, "finish, paused, got TERM, want exit\n"),
+            (
+                State::Finish,
+                true,
+                true,
+                Want::Exit,
+                "finish, paused, got TERM, want exit\n",
+            ),
         ];
         for (st, p, t, w, text) in cases {
             assert_eq!(stat_line(*st, *p, *t, *w).as_bytes(), text.as_bytes());

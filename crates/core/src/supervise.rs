@@ -15,7 +15,7 @@
 
 use crate::control::Command;
 use crate::layout::Which;
-use crate::status::{stat_line, State, StatLine, Status, Want};
+use crate::status::{stat_line, StatLine, State, Status, Want};
 use crate::tai64n::Tai64n;
 
 /// How long a service must have run for an immediate restart (runit: 1 s).
@@ -50,7 +50,11 @@ pub enum Program {
 /// The two arguments runit passes to `./finish` for a raw wait status.
 pub fn finish_args(wait_status: i32) -> (i32, i32) {
     let exited = wait_status & 0x7f == 0;
-    let code = if exited { (wait_status >> 8) & 0xff } else { -1 };
+    let code = if exited {
+        (wait_status >> 8) & 0xff
+    } else {
+        -1
+    };
     (code, wait_status & 0xff)
 }
 
@@ -77,7 +81,13 @@ pub trait Effects {
     /// Writes `pid` (only when `pid_file` is `Some`: the pid to write, 0 for
     /// an empty file), then `stat`, then `status`. Returns whether the pid
     /// file was written (a failed pid write is retried on the next publish).
-    fn publish(&mut self, which: Which, status: &Status, stat: &StatLine, pid_file: Option<u32>) -> bool;
+    fn publish(
+        &mut self,
+        which: Which,
+        status: &Status,
+        stat: &StatLine,
+        pid_file: Option<u32>,
+    ) -> bool;
     /// Closes runsv's copies of both ends of the log pipe.
     fn close_log_pipe(&mut self);
 }
@@ -126,7 +136,11 @@ struct Steps {
 
 impl Steps {
     const fn new() -> Steps {
-        Steps { buf: [None; QUEUE], head: 0, len: 0 }
+        Steps {
+            buf: [None; QUEUE],
+            head: 0,
+            len: 0,
+        }
     }
     fn front(&self) -> Option<Step> {
         if self.len == 0 {
@@ -356,7 +370,9 @@ impl Supervisor {
 
     /// Writes the pending publish, if any.
     fn flush(&mut self, fx: &mut impl Effects) {
-        let Some((which, pid_flag)) = self.dirty.take() else { return };
+        let Some((which, pid_flag)) = self.dirty.take() else {
+            return;
+        };
         let Some(s) = self.svc(which) else { return };
         let status = s.status();
         let stat = stat_line(s.state, s.paused, s.got_term, s.want);
@@ -480,8 +496,12 @@ impl Supervisor {
                 s.steps.push(Step::SetPaused(false));
                 false
             }
-            Command::Hup | Command::Alarm | Command::Interrupt | Command::Quit
-            | Command::Usr1 | Command::Usr2 => {
+            Command::Hup
+            | Command::Alarm
+            | Command::Interrupt
+            | Command::Quit
+            | Command::Usr1
+            | Command::Usr2 => {
                 if running {
                     let sig = match cmd {
                         Command::Hup => Signal::Hup,
@@ -527,9 +547,8 @@ impl Supervisor {
 
     /// The current process of a service ended (runit's reap branch).
     fn exited(&mut self, which: Which, ws: i32, fx: &mut impl Effects) {
-        let finish = which == Which::Main
-            && self.main.state != State::Finish
-            && fx.finish_readable();
+        let finish =
+            which == Which::Main && self.main.state != State::Finish && fx.finish_readable();
         let (stamp, mono) = fx.now();
         self.pid_changed = true;
         let Some(s) = self.svc(which) else { return };
@@ -575,7 +594,9 @@ impl Supervisor {
     /// One unit of progress for a service; `true` if anything happened.
     fn advance(&mut self, which: Which, fx: &mut impl Effects) -> bool {
         let (_, mono) = fx.now();
-        let Some(s) = self.svc(which) else { return false };
+        let Some(s) = self.svc(which) else {
+            return false;
+        };
         if s.script_pid != 0 {
             return false;
         }
@@ -602,7 +623,9 @@ impl Supervisor {
     }
 
     fn step(&mut self, which: Which, step: Step, mono: u64, fx: &mut impl Effects) -> bool {
-        let Some(s) = self.svc(which) else { return false };
+        let Some(s) = self.svc(which) else {
+            return false;
+        };
         match step {
             Step::Script(letter) => {
                 s.steps.pop();
@@ -692,7 +715,9 @@ impl Supervisor {
         if m.want != Want::Exit || m.state != State::Down || m.busy() {
             return Outcome::Continue;
         }
-        let Some(log) = self.log.as_mut() else { return Outcome::Exit };
+        let Some(log) = self.log.as_mut() else {
+            return Outcome::Exit;
+        };
         if log.pid == 0 && !log.busy() {
             return Outcome::Exit;
         }
@@ -707,7 +732,12 @@ impl Supervisor {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     //! Transitions checked against a recording fake: no process is spawned.
     use super::*;
@@ -734,7 +764,8 @@ mod tests {
                 return None;
             }
             self.next_pid += 1;
-            self.log.push(format!("spawn {which:?} {program:?} = {}", self.next_pid));
+            self.log
+                .push(format!("spawn {which:?} {program:?} = {}", self.next_pid));
             Some(self.next_pid)
         }
         fn signal(&mut self, pid: u32, sig: Signal) {
@@ -745,14 +776,23 @@ mod tests {
         }
         fn run_script(&mut self, letter: u8) -> Option<u32> {
             self.next_pid += 1;
-            self.log.push(format!("script {} = {}", letter as char, self.next_pid));
+            self.log
+                .push(format!("script {} = {}", letter as char, self.next_pid));
             Some(self.next_pid)
         }
         fn finish_readable(&mut self) -> bool {
             self.finish
         }
-        fn publish(&mut self, which: Which, _s: &Status, stat: &StatLine, pid: Option<u32>) -> bool {
-            let text = String::from_utf8_lossy(stat.as_bytes()).trim_end().to_string();
+        fn publish(
+            &mut self,
+            which: Which,
+            _s: &Status,
+            stat: &StatLine,
+            pid: Option<u32>,
+        ) -> bool {
+            let text = String::from_utf8_lossy(stat.as_bytes())
+                .trim_end()
+                .to_string();
             self.stats.push((which, text, pid));
             true
         }
@@ -789,7 +829,10 @@ mod tests {
 
     #[test]
     fn d_sends_term_then_cont_and_exit_runs_finish_with_signal_args() {
-        let mut fx = Fake { finish: true, ..Fake::default() };
+        let mut fx = Fake {
+            finish: true,
+            ..Fake::default()
+        };
         let mut s = started(&mut fx, None);
         fx.log.clear();
         s.handle(Event::Control(Which::Main, b'd'), &mut fx);
@@ -797,7 +840,10 @@ mod tests {
         assert_eq!(last_stat(&fx), "run, got TERM, want down");
         s.handle(Event::Reaped(1, 15), &mut fx);
         assert_eq!(s.main.state, State::Finish);
-        assert_eq!(fx.log.last().map(String::as_str), Some("spawn Main Finish { code: -1, low: 15 } = 2"));
+        assert_eq!(
+            fx.log.last().map(String::as_str),
+            Some("spawn Main Finish { code: -1, low: 15 } = 2")
+        );
         fx.mono = 5000;
         s.handle(Event::Reaped(2, 0), &mut fx);
         assert_eq!(s.main.state, State::Down);
@@ -844,7 +890,10 @@ mod tests {
 
     #[test]
     fn k_forces_down_without_publishing_and_finish_runs_twice_when_k_hits_finish() {
-        let mut fx = Fake { finish: true, ..Fake::default() };
+        let mut fx = Fake {
+            finish: true,
+            ..Fake::default()
+        };
         let mut s = started(&mut fx, None);
         s.handle(Event::Control(Which::Main, b'd'), &mut fx);
         s.handle(Event::Reaped(1, 15), &mut fx);
@@ -861,14 +910,24 @@ mod tests {
 
     #[test]
     fn control_script_verdict_decides_the_signal() {
-        let mut fx = Fake { scripts: vec![b'h'], ..Fake::default() };
+        let mut fx = Fake {
+            scripts: vec![b'h'],
+            ..Fake::default()
+        };
         let mut s = started(&mut fx, None);
         fx.log.clear();
         s.handle(Event::Control(Which::Main, b'h'), &mut fx);
         assert_eq!(fx.log, ["script h = 2"]);
-        assert!(!s.accepts_control(Which::Main), "busy while the script runs");
+        assert!(
+            !s.accepts_control(Which::Main),
+            "busy while the script runs"
+        );
         s.handle(Event::Reaped(2, 1 << 8), &mut fx);
-        assert_eq!(fx.log.last().map(String::as_str), Some("kill 1 Hup"), "exit 1: not handled");
+        assert_eq!(
+            fx.log.last().map(String::as_str),
+            Some("kill 1 Hup"),
+            "exit 1: not handled"
+        );
         fx.log.clear();
         s.handle(Event::Control(Which::Main, b'h'), &mut fx);
         s.handle(Event::Reaped(3, 0), &mut fx);
@@ -882,37 +941,60 @@ mod tests {
 
     #[test]
     fn service_exit_during_a_control_script_waits_for_the_script() {
-        let mut fx = Fake { scripts: vec![b't'], ..Fake::default() };
+        let mut fx = Fake {
+            scripts: vec![b't'],
+            ..Fake::default()
+        };
         let mut s = started(&mut fx, None);
         fx.log.clear();
         s.handle(Event::Control(Which::Main, b'd'), &mut fx);
         assert_eq!(fx.log, ["script t = 2"]);
         s.handle(Event::Reaped(1, 15), &mut fx);
-        assert_eq!(s.main.state, State::Run, "exit deferred while control/t runs");
+        assert_eq!(
+            s.main.state,
+            State::Run,
+            "exit deferred while control/t runs"
+        );
         s.handle(Event::Reaped(2, 0), &mut fx);
         assert_eq!(s.main.state, State::Down);
-        assert!(!fx.log.iter().any(|l| l.starts_with("kill")), "no signal to a reaped pid: {:?}", fx.log);
+        assert!(
+            !fx.log.iter().any(|l| l.starts_with("kill")),
+            "no signal to a reaped pid: {:?}",
+            fx.log
+        );
     }
 
     #[test]
     fn control_u_runs_before_every_start_of_run() {
-        let mut fx = Fake { scripts: vec![b'u'], ..Fake::default() };
+        let mut fx = Fake {
+            scripts: vec![b'u'],
+            ..Fake::default()
+        };
         let mut s = Supervisor::new(false, None, Tai64n::default(), 0);
         s.handle(Event::Tick, &mut fx);
         assert_eq!(fx.log, ["script u = 1"]);
         s.handle(Event::Reaped(1, 1 << 8), &mut fx);
-        assert_eq!(fx.log.last().map(String::as_str), Some("spawn Main Run = 2"));
+        assert_eq!(
+            fx.log.last().map(String::as_str),
+            Some("spawn Main Run = 2")
+        );
     }
 
     #[test]
     fn x_exits_at_once_without_log_and_after_log_eof_with_one() {
         let mut fx = Fake::default();
         let mut s = Supervisor::new(true, None, Tai64n::default(), 0);
-        assert_eq!(s.handle(Event::Control(Which::Main, b'x'), &mut fx), Outcome::Exit);
+        assert_eq!(
+            s.handle(Event::Control(Which::Main, b'x'), &mut fx),
+            Outcome::Exit
+        );
 
         let mut fx = Fake::default();
         let mut s = started(&mut fx, Some(false));
-        assert_eq!(s.handle(Event::Control(Which::Main, b'x'), &mut fx), Outcome::Continue);
+        assert_eq!(
+            s.handle(Event::Control(Which::Main, b'x'), &mut fx),
+            Outcome::Continue
+        );
         fx.mono = 3000;
         assert_eq!(s.handle(Event::Reaped(2, 15), &mut fx), Outcome::Continue);
         assert_eq!(fx.log.last().map(String::as_str), Some("close log pipe"));
@@ -935,7 +1017,10 @@ mod tests {
 
     #[test]
     fn failed_fork_is_retried_after_five_seconds() {
-        let mut fx = Fake { fork_fails: true, ..Fake::default() };
+        let mut fx = Fake {
+            fork_fails: true,
+            ..Fake::default()
+        };
         let mut s = Supervisor::new(false, None, Tai64n::default(), 0);
         s.handle(Event::Tick, &mut fx);
         assert_eq!(s.next_deadline(), Some(FORK_RETRY_MS));
@@ -961,7 +1046,10 @@ mod tests {
 
     #[test]
     fn u_after_a_handled_k_runs_control_u_before_stopping_the_leftover() {
-        let mut fx = Fake { scripts: vec![b'k', b'u', b't'], ..Fake::default() };
+        let mut fx = Fake {
+            scripts: vec![b'k', b'u', b't'],
+            ..Fake::default()
+        };
         let mut s = Supervisor::new(false, None, Tai64n::default(), 0);
         s.handle(Event::Tick, &mut fx); // control/u = 1, then run = 2
         s.handle(Event::Reaped(1, 0), &mut fx);
@@ -975,7 +1063,13 @@ mod tests {
         s.handle(Event::Reaped(5, 1 << 8), &mut fx); // control/t, not handled
         assert_eq!(
             fx.log,
-            ["script k = 3", "script u = 4", "script t = 5", "kill 2 Term", "spawn Main Run = 6"]
+            [
+                "script k = 3",
+                "script u = 4",
+                "script t = 5",
+                "kill 2 Term",
+                "spawn Main Run = 6"
+            ]
         );
     }
 

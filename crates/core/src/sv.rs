@@ -28,7 +28,13 @@ pub struct Action {
 
 impl Action {
     const fn new(bytes: &'static [u8], wait: Wait, kill: bool) -> Action {
-        Action { bytes, conds: bytes, wait, kill, status: false }
+        Action {
+            bytes,
+            conds: bytes,
+            wait,
+            kill,
+            status: false,
+        }
     }
 
     /// Commands that send `x` treat "runsv not running" as success.
@@ -51,13 +57,25 @@ pub fn parse_command(word: &[u8], lsb: bool) -> Option<Action> {
         b"force-reload" => Some(Action::new(b"tc", Always, true)),
         b"force-restart" => Some(Action::new(b"tcu", Always, true)),
         b"force-shutdown" => Some(Action::new(b"x", Always, true)),
-        b"check" => Some(Action { bytes: b"", conds: b"C", wait: Always, kill: false, status: false }),
+        b"check" => Some(Action {
+            bytes: b"",
+            conds: b"C",
+            wait: Always,
+            kill: false,
+            status: false,
+        }),
         _ => None,
     };
     if exact.is_some() {
         return exact;
     }
-    let status = Action { bytes: b"", conds: b"", wait: Never, kill: false, status: true };
+    let status = Action {
+        bytes: b"",
+        conds: b"",
+        wait: Never,
+        kill: false,
+        status: true,
+    };
     Some(match word.first()? {
         b's' if lsb && word != b"status" => return None,
         b's' => status,
@@ -174,13 +192,25 @@ pub fn status_part(out: &mut Vec<u8>, name: &[u8], st: &Status, now: u64, down: 
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
     use crate::tai64n::Tai64n;
 
     fn st(state: u8, pid: u32, want: u8, paused: bool, term: bool, secs: u64) -> Status {
-        Status { stamp: Tai64n { secs, nanos: 500 }, pid, paused, want, got_term: term, state }
+        Status {
+            stamp: Tai64n { secs, nanos: 500 },
+            pid,
+            paused,
+            want,
+            got_term: term,
+            state,
+        }
     }
 
     #[test]
@@ -191,13 +221,19 @@ mod tests {
         assert_eq!(parse_command(b"terminate", false).unwrap().bytes, b"t");
         assert_eq!(parse_command(b"xyz", false).unwrap().bytes, b"x");
         assert!(parse_command(b"sxyz", false).unwrap().status);
-        assert!(parse_command(b"sxyz", true).is_none(), "LSB status must be exact");
+        assert!(
+            parse_command(b"sxyz", true).is_none(),
+            "LSB status must be exact"
+        );
         assert!(parse_command(b"status", true).unwrap().status);
         for bad in [&b"bogus"[..], b"reboot", b"force", b""] {
             assert!(parse_command(bad, false).is_none(), "{:?}", bad);
         }
         let fr = parse_command(b"force-restart", false).unwrap();
-        assert_eq!((fr.bytes, fr.wait, fr.kill), (&b"tcu"[..], Wait::Always, true));
+        assert_eq!(
+            (fr.bytes, fr.wait, fr.kill),
+            (&b"tcu"[..], Wait::Always, true)
+        );
         let t = parse_command(b"T", false).unwrap();
         assert_eq!((t.bytes, t.kill), (&b"tc"[..], true));
         assert_eq!(parse_command(b"check", false).unwrap().conds, b"C");
@@ -207,7 +243,10 @@ mod tests {
     #[test]
     fn up_and_down_are_suppressed_only_when_redundant() {
         assert!(suppress_send(b"u", &st(1, 5, b'u', false, false, 0)));
-        assert!(!suppress_send(b"d", &st(1, 5, b'd', false, false, 0)), "once: d is sent");
+        assert!(
+            !suppress_send(b"d", &st(1, 5, b'd', false, false, 0)),
+            "once: d is sent"
+        );
         assert!(suppress_send(b"d", &st(1, 5, b'd', false, true, 0)));
         assert!(!suppress_send(b"tcu", &st(1, 5, b'u', false, false, 0)));
     }
@@ -215,19 +254,49 @@ mod tests {
     #[test]
     fn status_lines_match_runit_examples() {
         let mut v = Vec::new();
-        status_part(&mut v, b"s1", &st(1, 11499, b'u', false, false, 95), 100, false);
+        status_part(
+            &mut v,
+            b"s1",
+            &st(1, 11499, b'u', false, false, 95),
+            100,
+            false,
+        );
         assert_eq!(v, b"run: s1: (pid 11499) 5s");
         v.clear();
-        status_part(&mut v, b"./s1", &st(1, 11554, b'd', true, false, 100), 100, false);
+        status_part(
+            &mut v,
+            b"./s1",
+            &st(1, 11554, b'd', true, false, 100),
+            100,
+            false,
+        );
         assert_eq!(v, b"run: ./s1: (pid 11554) 0s, paused, want down");
         v.clear();
-        status_part(&mut v, b"./s3", &st(0, 0, b'u', false, false, 99), 100, false);
+        status_part(
+            &mut v,
+            b"./s3",
+            &st(0, 0, b'u', false, false, 99),
+            100,
+            false,
+        );
         assert_eq!(v, b"down: ./s3: 1s, normally up, want up");
         v.clear();
-        status_part(&mut v, b"./s2", &st(1, 11609, b'd', false, true, 97), 100, false);
+        status_part(
+            &mut v,
+            b"./s2",
+            &st(1, 11609, b'd', false, true, 97),
+            100,
+            false,
+        );
         assert_eq!(v, b"run: ./s2: (pid 11609) 3s, want down, got TERM");
         v.clear();
-        status_part(&mut v, b"./s4", &st(0, 0, b'd', false, false, 100), 100, true);
+        status_part(
+            &mut v,
+            b"./s4",
+            &st(0, 0, b'd', false, false, 100),
+            100,
+            true,
+        );
         assert_eq!(v, b"down: ./s4: 0s");
         v.clear();
         status_part(&mut v, b"x", &st(1, 7, b'u', false, false, 200), 100, true);
@@ -237,7 +306,13 @@ mod tests {
     #[test]
     fn huge_pids_are_sign_extended_like_runit() {
         let mut v = Vec::new();
-        status_part(&mut v, b"s", &st(1, 0x8000_0000, b'u', false, false, 0), 0, false);
+        status_part(
+            &mut v,
+            b"s",
+            &st(1, 0x8000_0000, b'u', false, false, 0),
+            0,
+            false,
+        );
         assert_eq!(v, b"run: s: (pid 18446744071562067968) 0s");
     }
 
@@ -246,9 +321,19 @@ mod tests {
         let t0 = 100;
         let mut pass = || true;
         let once = st(1, 5, b'd', false, false, 100);
-        assert!(!condition(b'C', &Seen { st: &once, t0 }, &mut pass), "running but wanted down");
+        assert!(
+            !condition(b'C', &Seen { st: &once, t0 }, &mut pass),
+            "running but wanted down"
+        );
         let down_want_up = st(0, 0, b'u', false, false, 100);
-        assert!(!condition(b'C', &Seen { st: &down_want_up, t0 }, &mut pass));
+        assert!(!condition(
+            b'C',
+            &Seen {
+                st: &down_want_up,
+                t0
+            },
+            &mut pass
+        ));
         let up = st(1, 5, b'u', false, false, 90);
         assert!(condition(b'C', &Seen { st: &up, t0 }, &mut pass));
         let mut fail = || false;

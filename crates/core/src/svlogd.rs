@@ -68,7 +68,9 @@ pub fn parse_config(text: &[u8]) -> (Config, Vec<ConfigWarning>) {
         _ => text,
     };
     for line in usable.split(|&b| b == b'\n') {
-        let Some((&d, rest)) = line.split_first() else { continue };
+        let Some((&d, rest)) = line.split_first() else {
+            continue;
+        };
         match d {
             b's' => {
                 let n = scan_ulong(rest);
@@ -101,7 +103,10 @@ pub fn parse_config(text: &[u8]) -> (Config, Vec<ConfigWarning>) {
                 }
             }
             b'p' if !rest.is_empty() => c.prefix = rest.to_vec(),
-            b'+' | b'-' | b'e' | b'E' => c.patterns.push(Pattern { kind: d, pattern: rest.to_vec() }),
+            b'+' | b'-' | b'e' | b'E' => c.patterns.push(Pattern {
+                kind: d,
+                pattern: rest.to_vec(),
+            }),
             _ => {}
         }
     }
@@ -112,7 +117,12 @@ fn parse_udp(rest: &[u8]) -> Result<Udp, ConfigWarning> {
     let mut addr = [0u8; 4];
     let mut i = 0;
     for (k, slot) in addr.iter_mut().enumerate() {
-        let digits = rest.get(i..).unwrap_or(&[]).iter().take_while(|b| b.is_ascii_digit()).count();
+        let digits = rest
+            .get(i..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
         if digits == 0 {
             return Err(ConfigWarning::Address(rest.to_vec()));
         }
@@ -141,11 +151,16 @@ fn parse_udp(rest: &[u8]) -> Result<Udp, ConfigWarning> {
 pub fn pattern_match(p: &[u8], s: &[u8]) -> bool {
     let (mut pi, mut si) = (0usize, 0usize);
     loop {
-        let Some(&pc) = p.get(pi) else { return si == s.len() };
+        let Some(&pc) = p.get(pi) else {
+            return si == s.len();
+        };
         match pc {
             b'*' => {
                 let Some(&c) = p.get(pi + 1) else { return true };
-                match s.get(si..).and_then(|rest| rest.iter().position(|&b| b == c)) {
+                match s
+                    .get(si..)
+                    .and_then(|rest| rest.iter().position(|&b| b == c))
+                {
                     Some(off) => {
                         si += off;
                         pi += 1;
@@ -154,7 +169,9 @@ pub fn pattern_match(p: &[u8], s: &[u8]) -> bool {
                 }
             }
             b'+' => {
-                let Some(&c) = p.get(pi + 1) else { return si == s.len() };
+                let Some(&c) = p.get(pi + 1) else {
+                    return si == s.len();
+                };
                 if s.get(si) != Some(&c) {
                     return false;
                 }
@@ -243,7 +260,12 @@ fn civil(days: u64) -> (u64, u64, u64) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
 
@@ -262,8 +284,14 @@ mod tests {
         assert!(!pattern_match(b"", b"x"));
         assert!(pattern_match(b"*", b"anything"));
         let pats = vec![
-            Pattern { kind: b'-', pattern: b"*".to_vec() },
-            Pattern { kind: b'+', pattern: b"a+bc".to_vec() },
+            Pattern {
+                kind: b'-',
+                pattern: b"*".to_vec(),
+            },
+            Pattern {
+                kind: b'+',
+                pattern: b"a+bc".to_vec(),
+            },
         ];
         assert_eq!(select(&pats, b"abc").0, b'+');
         assert_eq!(select(&pats, b"aaabc").0, b'-');
@@ -277,7 +305,13 @@ mod tests {
         assert_eq!(c.processor.as_deref(), Some(&b"gzip"[..]));
         assert_eq!(c.prefix, b"PFX: ");
         assert_eq!(c.patterns.len(), 1);
-        assert_eq!(c.udp, Some(Udp { addr: [1, 2, 3, 4], port: 99 }));
+        assert_eq!(
+            c.udp,
+            Some(Udp {
+                addr: [1, 2, 3, 4],
+                port: 99
+            })
+        );
         assert!(w.is_empty());
         let (c, w) = parse_config(b"Ubogus\n");
         assert!(c.udp_only && c.udp.is_none());

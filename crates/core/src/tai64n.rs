@@ -46,16 +46,21 @@ impl Tai64n {
         let (bs, bn) = b.split_at(8);
         s.copy_from_slice(bs);
         n.copy_from_slice(bn);
-        Tai64n { secs: u64::from_be_bytes(s), nanos: u32::from_be_bytes(n) }
+        Tai64n {
+            secs: u64::from_be_bytes(s),
+            nanos: u32::from_be_bytes(n),
+        }
     }
 
     /// The text label svlogd uses: `@` and 24 lowercase hex digits.
     pub fn label(&self) -> [u8; 25] {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut out = [b'@'; 25];
-        for (slot, byte) in out.iter_mut().skip(1).zip(
-            self.to_bytes().iter().flat_map(|b| [b >> 4, b & 15]),
-        ) {
+        for (slot, byte) in out
+            .iter_mut()
+            .skip(1)
+            .zip(self.to_bytes().iter().flat_map(|b| [b >> 4, b & 15]))
+        {
             *slot = HEX.get(usize::from(byte)).copied().unwrap_or(b'0');
         }
         out
@@ -63,7 +68,12 @@ impl Tai64n {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
 
@@ -71,7 +81,10 @@ mod tests {
     fn label_matches_runit_for_a_known_second() {
         // svlogd -t printed @400000006b028727305da144 (CRATES.md); the
         // seconds part is 2^62 + 10 + 0x6b02871d.
-        let t = Tai64n { secs: TAI64_UNIX_EPOCH + 0x6b02_871d, nanos: 0x305d_a144 };
+        let t = Tai64n {
+            secs: TAI64_UNIX_EPOCH + 0x6b02_871d,
+            nanos: 0x305d_a144,
+        };
         assert_eq!(&t.label()[..], b"@400000006b028727305da144");
     }
 

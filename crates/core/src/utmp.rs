@@ -48,7 +48,11 @@ pub fn logout(rec: &mut [u8; RECORD_LEN], secs: i32) {
 /// the seconds of its time are set, as runit does.
 pub fn wtmp_logout(line: &[u8], secs: i32) -> [u8; RECORD_LEN] {
     let mut rec = [0u8; RECORD_LEN];
-    let line = if line.len() > LINE_LEN { line.get(..30).unwrap_or(line) } else { line };
+    let line = if line.len() > LINE_LEN {
+        line.get(..30).unwrap_or(line)
+    } else {
+        line
+    };
     put(&mut rec, LINE, line);
     put(&mut rec, TYPE, &DEAD_PROCESS.to_ne_bytes());
     put(&mut rec, TV_SEC, &secs.to_ne_bytes());
@@ -62,7 +66,12 @@ fn put(rec: &mut [u8; RECORD_LEN], at: usize, bytes: &[u8]) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
 
@@ -81,7 +90,10 @@ mod tests {
         assert!(!matches(&rec(b"tty90", b"bob"), b"tty9"));
         assert!(!matches(&rec(b"tty9", b""), b"tty9"));
         let long = [b'x'; 32];
-        assert!(matches(&rec(&long, b"bob"), &long), "2.3.0: 32-byte lines match");
+        assert!(
+            matches(&rec(&long, b"bob"), &long),
+            "2.3.0: 32-byte lines match"
+        );
         assert!(!matches(&rec(&long, b"bob"), &[b'x'; 33]));
     }
 
@@ -94,6 +106,9 @@ mod tests {
         assert_eq!(r[HOST], 0);
         assert_eq!(&r[LINE..LINE + 4], b"tty9");
         let w = wtmp_logout(b"tty9", 1000);
-        assert_eq!(i32::from_ne_bytes(w[TV_SEC..TV_SEC + 4].try_into().unwrap()), 1000);
+        assert_eq!(
+            i32::from_ne_bytes(w[TV_SEC..TV_SEC + 4].try_into().unwrap()),
+            1000
+        );
     }
 }

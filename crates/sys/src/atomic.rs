@@ -28,9 +28,18 @@ pub enum WriteErrors {
 }
 
 /// Writes `data` to `tmp`, then renames `tmp` to `dest`.
-pub fn write_atomic(tmp: &CStr, dest: &CStr, data: &[u8], on_error: WriteErrors) -> Result<(), AtomicError> {
-    let fd = Fd::open(tmp, libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NDELAY, 0o644)
-        .map_err(AtomicError::Open)?;
+pub fn write_atomic(
+    tmp: &CStr,
+    dest: &CStr,
+    data: &[u8],
+    on_error: WriteErrors,
+) -> Result<(), AtomicError> {
+    let fd = Fd::open(
+        tmp,
+        libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_NDELAY,
+        0o644,
+    )
+    .map_err(AtomicError::Open)?;
     if !data.is_empty() {
         let written = fd.write(data);
         drop(fd);

@@ -101,11 +101,18 @@ pub enum LimitError {
 /// Sets the soft limit to `value` (`None`: to the hard limit), never above
 /// the hard limit, which is left unchanged.
 pub fn soft_limit(res: Resource, value: Option<u64>) -> Result<(), LimitError> {
-    let mut rl = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
     // SAFETY: rl is valid writable memory.
     cvt(unsafe { libc::getrlimit(res.raw(), &mut rl) }).map_err(LimitError::Get)?;
     let want = value.map_or(rl.rlim_max, |v| v as libc::rlim_t);
-    rl.rlim_cur = if rl.rlim_max != libc::RLIM_INFINITY && want > rl.rlim_max { rl.rlim_max } else { want };
+    rl.rlim_cur = if rl.rlim_max != libc::RLIM_INFINITY && want > rl.rlim_max {
+        rl.rlim_max
+    } else {
+        want
+    };
     // SAFETY: rl is a valid rlimit.
     cvt(unsafe { libc::setrlimit(res.raw(), &rl) }).map_err(LimitError::Set)?;
     Ok(())

@@ -150,7 +150,12 @@ pub fn cvt_retry<T: PartialEq + From<i8>>(mut f: impl FnMut() -> T) -> Result<T,
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
 
@@ -165,7 +170,14 @@ mod tests {
 
     #[test]
     fn sys_error_reads_like_runit() {
-        let e = SysError { op: "open", path: "supervise/lock".into(), errno: Errno(libc::ENOENT) };
-        assert_eq!(e.to_string(), "unable to open supervise/lock: file does not exist");
+        let e = SysError {
+            op: "open",
+            path: "supervise/lock".into(),
+            errno: Errno(libc::ENOENT),
+        };
+        assert_eq!(
+            e.to_string(),
+            "unable to open supervise/lock: file does not exist"
+        );
     }
 }

@@ -62,7 +62,11 @@ impl SelfPipe {
             unsafe { libc::sigdelset(&mut wait_mask, sig) };
             catch(sig)?;
         }
-        Ok(SelfPipe { read, _write: write, wait_mask })
+        Ok(SelfPipe {
+            read,
+            _write: write,
+            wait_mask,
+        })
     }
 
     pub fn fd(&self) -> RawFd {
@@ -130,7 +134,11 @@ fn wait_masked(
     timeout_ms: Option<u64>,
     mask: Option<&libc::sigset_t>,
 ) -> Result<(), Errno> {
-    let mut pfds = [libc::pollfd { fd: -1, events: 0, revents: 0 }; 8];
+    let mut pfds = [libc::pollfd {
+        fd: -1,
+        events: 0,
+        revents: 0,
+    }; 8];
     for (p, w) in pfds.iter_mut().zip(watches.iter()) {
         p.fd = w.fd;
         p.events = libc::POLLIN;
@@ -140,7 +148,9 @@ fn wait_masked(
         tv_sec: (ms / 1000).min(i32::MAX as u64) as _,
         tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long,
     });
-    let ts_ptr = ts.as_ref().map_or(core::ptr::null(), |t| t as *const libc::timespec);
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(core::ptr::null(), |t| t as *const libc::timespec);
     let mask_ptr = mask.map_or(core::ptr::null(), |m| m as *const libc::sigset_t);
     // SAFETY: pfds holds n valid pollfd entries; ts and mask outlive the call.
     let r = unsafe { libc::ppoll(pfds.as_mut_ptr(), n as libc::nfds_t, ts_ptr, mask_ptr) };

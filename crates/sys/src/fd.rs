@@ -102,7 +102,8 @@ impl Fd {
     pub fn read_at(&self, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
         let off = libc::off_t::try_from(off).map_err(|_| Errno(libc::EINVAL))?;
         // SAFETY: buf is valid writable memory of buf.len() bytes.
-        let n = cvt_retry(|| unsafe { libc::pread(self.0, buf.as_mut_ptr().cast(), buf.len(), off) })?;
+        let n =
+            cvt_retry(|| unsafe { libc::pread(self.0, buf.as_mut_ptr().cast(), buf.len(), off) })?;
         Ok(usize::try_from(n).unwrap_or(0))
     }
 

@@ -32,7 +32,13 @@ fn meta(st: &libc::stat) -> Meta {
         libc::S_IFREG => Kind::File,
         _ => Kind::Other,
     };
-    Meta { kind, mode: st.st_mode, dev: st.st_dev, ino: st.st_ino, mtime: st.st_mtime }
+    Meta {
+        kind,
+        mode: st.st_mode,
+        dev: st.st_dev,
+        ino: st.st_ino,
+        mtime: st.st_mtime,
+    }
 }
 
 /// `stat(2)`, following symlinks.
@@ -140,7 +146,11 @@ pub fn list_dir(path: &CStr) -> Result<Vec<Vec<u8>>, ListError> {
         let ent = unsafe { libc::readdir(dir) };
         if ent.is_null() {
             let e = Errno::last();
-            break if e.0 == 0 { Ok(()) } else { Err(ListError::Read(e)) };
+            break if e.0 == 0 {
+                Ok(())
+            } else {
+                Err(ListError::Read(e))
+            };
         }
         // SAFETY: d_name is a NUL-terminated array inside the entry.
         let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };

@@ -29,7 +29,9 @@ impl Inotify {
     pub fn new() -> Result<Inotify, Errno> {
         // SAFETY: plain syscall.
         let fd = cvt(unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) })?;
-        Ok(Inotify { fd: Fd::from_raw(fd) })
+        Ok(Inotify {
+            fd: Fd::from_raw(fd),
+        })
     }
 
     /// Watches `path` (following symlinks) for `mask`.
@@ -64,7 +66,10 @@ impl Inotify {
                     break;
                 }
                 let word = |i: usize| {
-                    let b = head.get(i..i + 4).and_then(|s| <[u8; 4]>::try_from(s).ok()).unwrap_or([0; 4]);
+                    let b = head
+                        .get(i..i + 4)
+                        .and_then(|s| <[u8; 4]>::try_from(s).ok())
+                        .unwrap_or([0; 4]);
                     u32::from_ne_bytes(b)
                 };
                 let (mask, len) = (word(4), word(12) as usize);
@@ -86,7 +91,9 @@ impl Inotify {
     /// reads EOF on a pipe then), and pays that wait with nobody watching.
     /// Falls back to a plain close if the pipe or the fork fails.
     pub fn close_detached(self) {
-        let Ok((r, w)) = crate::fd::pipe(false) else { return };
+        let Ok((r, w)) = crate::fd::pipe(false) else {
+            return;
+        };
         let keep = [self.fd.raw(), r.raw()];
         // SAFETY: the process is single-threaded; the child only makes
         // async-signal-safe calls (close_range, read, _exit).
@@ -99,7 +106,12 @@ impl Inotify {
                     libc::syscall(libc::SYS_close_range, 0u32, (lo - 1) as u32, 0u32);
                 }
                 if hi - lo > 1 {
-                    libc::syscall(libc::SYS_close_range, (lo + 1) as u32, (hi - 1) as u32, 0u32);
+                    libc::syscall(
+                        libc::SYS_close_range,
+                        (lo + 1) as u32,
+                        (hi - 1) as u32,
+                        0u32,
+                    );
                 }
                 libc::syscall(libc::SYS_close_range, (hi + 1) as u32, u32::MAX, 0u32);
                 let mut b = [0u8; 1];

@@ -8,7 +8,11 @@ use std::ffi::CStr;
 
 /// Opens (creating 0600) a lock file the way runit does.
 pub fn open_lockfile(path: &CStr) -> Result<Fd, Errno> {
-    Fd::open(path, libc::O_WRONLY | libc::O_APPEND | libc::O_NONBLOCK | libc::O_CREAT, 0o600)
+    Fd::open(
+        path,
+        libc::O_WRONLY | libc::O_APPEND | libc::O_NONBLOCK | libc::O_CREAT,
+        0o600,
+    )
 }
 
 /// Exclusive lock, failing at once with EAGAIN if held elsewhere.

@@ -20,18 +20,29 @@ pub fn find_byte(hay: &[u8], byte: u8) -> Option<usize> {
         }
         base += 8;
     }
-    chunks.remainder().iter().position(|&b| b == byte).map(|i| base + i)
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == byte)
+        .map(|i| base + i)
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     #[test]
     fn finds_the_first_occurrence() {
         assert_eq!(super::find_byte(b"ab\ncd\n", b'\n'), Some(2));
         assert_eq!(super::find_byte(b"abc", b'\n'), None);
         assert_eq!(super::find_byte(b"", b'\n'), None);
-        let long: Vec<u8> = (0..100u8).map(|i| if i == 77 { b'\n' } else { b'a' + i % 20 }).collect();
+        let long: Vec<u8> = (0..100u8)
+            .map(|i| if i == 77 { b'\n' } else { b'a' + i % 20 })
+            .collect();
         assert_eq!(super::find_byte(&long, b'\n'), Some(77));
         assert_eq!(super::find_byte(&[0x8a, 0x0a], b'\n'), Some(1));
         for n in 0..20 {

@@ -15,14 +15,22 @@ pub fn line(pieces: &[&[u8]], err: Option<Errno>) {
 /// message), so callers never allocate to join them.
 pub fn line2(head: &[&[u8]], pieces: &[&[u8]], err: Option<Errno>) {
     const MAX: usize = 16;
-    let mut iov = [libc::iovec { iov_base: core::ptr::null_mut(), iov_len: 0 }; MAX];
+    let mut iov = [libc::iovec {
+        iov_base: core::ptr::null_mut(),
+        iov_len: 0,
+    }; MAX];
     let tail: [&[u8]; 3] = match err {
         Some(e) => [b": ", e.text().as_bytes(), b"\n"],
         None => [b"", b"", b"\n"],
     };
     let mut n = 0;
     // The tail always fits: the first pieces get at most MAX - 3 slots.
-    for piece in head.iter().chain(pieces.iter()).take(MAX - 3).chain(tail.iter()) {
+    for piece in head
+        .iter()
+        .chain(pieces.iter())
+        .take(MAX - 3)
+        .chain(tail.iter())
+    {
         if let Some(v) = iov.get_mut(n) {
             v.iov_base = piece.as_ptr() as *mut libc::c_void;
             v.iov_len = piece.len();
@@ -72,7 +80,12 @@ pub fn fmt_i64(n: i64, out: &mut [u8; 24]) -> usize {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 mod tests {
     use super::*;
 
@@ -84,5 +97,4 @@ mod tests {
             assert_eq!(std::str::from_utf8(&b[..len]).unwrap(), n.to_string());
         }
     }
-
 }

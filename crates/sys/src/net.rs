@@ -17,14 +17,20 @@ pub enum UdpError {
 pub fn send_udp(addr: [u8; 4], port: u16, data: &[u8]) -> Result<(), UdpError> {
     // SAFETY: plain syscall; the descriptor is owned by Fd below.
     let fd = cvt(unsafe {
-        libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0)
+        libc::socket(
+            libc::AF_INET,
+            libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
     })
     .map_err(UdpError::Socket)?;
     let sock = Fd::from_raw(fd);
     let sa = libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
         sin_port: port.to_be(),
-        sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(addr) },
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(addr),
+        },
         sin_zero: [0; 8],
     };
     // SAFETY: data and sa are valid for the call; the length matches sa.

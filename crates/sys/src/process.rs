@@ -106,7 +106,12 @@ pub fn spawn(plan: &SpawnPlan<'_>) -> Result<u32, Errno> {
             libc::sigprocmask(libc::SIG_UNBLOCK, &set, core::ptr::null_mut());
             if let Some(fd) = plan.stdin {
                 if libc::dup2(fd, 0) == -1 {
-                    child_fail(plan.msg_prefix, plan.on_dup_fail, Errno::last(), plan.fail_code);
+                    child_fail(
+                        plan.msg_prefix,
+                        plan.on_dup_fail,
+                        Errno::last(),
+                        plan.fail_code,
+                    );
                 }
             }
             if let Some(fd) = plan.stdout {
@@ -124,7 +129,12 @@ pub fn spawn(plan: &SpawnPlan<'_>) -> Result<u32, Errno> {
             }
             if let Some(dir) = plan.chdir {
                 if libc::chdir(dir.as_ptr()) == -1 {
-                    child_fail(plan.msg_prefix, plan.on_chdir_fail, Errno::last(), plan.fail_code);
+                    child_fail(
+                        plan.msg_prefix,
+                        plan.on_chdir_fail,
+                        Errno::last(),
+                        plan.fail_code,
+                    );
                 }
             }
             if plan.setsid {
@@ -149,7 +159,12 @@ pub fn spawn(plan: &SpawnPlan<'_>) -> Result<u32, Errno> {
                 }
                 if fd != target {
                     if libc::dup2(fd, target) == -1 {
-                        child_fail(plan.msg_prefix, plan.on_dup_fail, Errno::last(), plan.fail_code);
+                        child_fail(
+                            plan.msg_prefix,
+                            plan.on_dup_fail,
+                            Errno::last(),
+                            plan.fail_code,
+                        );
                     }
                     libc::close(fd);
                 }
@@ -159,7 +174,12 @@ pub fn spawn(plan: &SpawnPlan<'_>) -> Result<u32, Errno> {
             }
             if plan.search.is_empty() {
                 libc::execve(plan.path.as_ptr(), plan.argv.as_ptr(), environ);
-                child_fail(plan.msg_prefix, plan.on_exec_fail, Errno::last(), plan.fail_code);
+                child_fail(
+                    plan.msg_prefix,
+                    plan.on_exec_fail,
+                    Errno::last(),
+                    plan.fail_code,
+                );
             }
             // ENOENT: next; EACCES, EPERM, EISDIR: remember and go on;
             // anything else: stop. Report the remembered error if any.
@@ -174,7 +194,12 @@ pub fn spawn(plan: &SpawnPlan<'_>) -> Result<u32, Errno> {
                     _ => break,
                 }
             }
-            child_fail(plan.msg_prefix, plan.on_exec_fail, remembered.unwrap_or(last), plan.fail_code);
+            child_fail(
+                plan.msg_prefix,
+                plan.on_exec_fail,
+                remembered.unwrap_or(last),
+                plan.fail_code,
+            );
         }
     }
     Ok(u32::try_from(pid).unwrap_or(0))
@@ -195,7 +220,11 @@ pub fn path_candidates(name: &[u8]) -> Vec<CString> {
     });
     path.split(|&b| b == b':')
         .filter_map(|dir| {
-            let mut full = if dir.is_empty() { b".".to_vec() } else { dir.to_vec() };
+            let mut full = if dir.is_empty() {
+                b".".to_vec()
+            } else {
+                dir.to_vec()
+            };
             full.push(b'/');
             full.extend_from_slice(name);
             CString::new(full).ok()
@@ -235,7 +264,9 @@ pub fn reap_one() -> Option<(u32, i32)> {
 
 /// Waits for one child to exit (retrying on EINTR); its raw wait status.
 pub fn wait_pid(pid: u32) -> Result<i32, Errno> {
-    let Ok(p) = libc::pid_t::try_from(pid) else { return Err(Errno(libc::ECHILD)) };
+    let Ok(p) = libc::pid_t::try_from(pid) else {
+        return Err(Errno(libc::ECHILD));
+    };
     let mut status = 0;
     // SAFETY: status is valid writable memory.
     crate::errno::cvt_retry(|| unsafe { libc::waitpid(p, &mut status, 0) })?;
@@ -244,7 +275,9 @@ pub fn wait_pid(pid: u32) -> Result<i32, Errno> {
 
 /// Sends `sig` to the single process `pid` (never to a group: 0 is refused).
 pub fn kill(pid: u32, sig: i32) -> Result<(), Errno> {
-    let Ok(p) = libc::pid_t::try_from(pid) else { return Err(Errno(libc::ESRCH)) };
+    let Ok(p) = libc::pid_t::try_from(pid) else {
+        return Err(Errno(libc::ESRCH));
+    };
     if p <= 0 {
         return Err(Errno(libc::ESRCH));
     }
@@ -265,7 +298,10 @@ impl Args {
     /// `argv` must point to `argc` valid NUL-terminated strings that live
     /// for the whole program (as the C runtime guarantees for `main`).
     pub unsafe fn from_main(argc: i32, argv: *const *const c_char) -> Args {
-        Args { argc: usize::try_from(argc).unwrap_or(0), argv }
+        Args {
+            argc: usize::try_from(argc).unwrap_or(0),
+            argv,
+        }
     }
 
     pub fn len(&self) -> usize {

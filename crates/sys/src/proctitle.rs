@@ -15,7 +15,10 @@ impl ProcTitle {
     /// Takes argument `i` of the process (as passed to the C `main`).
     pub fn new(args: &Args, i: usize) -> Option<ProcTitle> {
         let arg = args.get(i)?;
-        Some(ProcTitle { ptr: arg.as_ptr() as *mut u8, len: arg.to_bytes().len() })
+        Some(ProcTitle {
+            ptr: arg.as_ptr() as *mut u8,
+            len: arg.to_bytes().len(),
+        })
     }
 
     pub fn len(&self) -> usize {
