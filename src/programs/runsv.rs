@@ -12,7 +12,7 @@ use runit_core::layout::{self, Which};
 use runit_core::status::{StatLine, Status};
 use runit_core::supervise::{Effects, Event, Outcome, Program, Signal, Supervisor};
 use runit_core::tai64n::Tai64n;
-use runit_sys::atomic::{write_atomic, AtomicError, WriteErrors};
+use runit_sys::atomic::{self, write_atomic, AtomicError, Placed, WriteErrors};
 use runit_sys::event::{self, SelfPipe, Watch};
 use runit_sys::fs::{self, Kind};
 use runit_sys::msg::{fmt_i64, line, line2};
@@ -35,7 +35,11 @@ pub fn main(args: Args) -> i32 {
         cdir: dir,
     };
     match Runsv::start(prefix) {
-        Ok(mut r) => r.run(),
+        Ok(mut r) => {
+            let code = r.run();
+            r.io.cleanup();
+            code
+        }
         Err(code) => code,
     }
 }
@@ -97,6 +101,8 @@ struct Io {
     p: Prefix,
     has_log: bool,
     logpipe: Option<(Fd, Fd)>,
+    /// Bits of the `.new` files to remove (see `cleanup`).
+    cleanup_due: u8,
     run: Prepared,
     finish: Prepared,
     log_run: Prepared,
@@ -157,6 +163,7 @@ impl Runsv {
             p,
             has_log,
             logpipe,
+            cleanup_due: 0,
             run: Prepared {
                 path: c"./run",
                 chdir: None,
@@ -257,6 +264,15 @@ impl Runsv {
             };
             // ppoll errors (EINVAL/ENOMEM) are transient at worst; the next
             // round retries, with a short pause so it cannot spin.
+            // Leftover `.new` files go only when nothing is waiting, so
+            // their removal never delays a status update.
+            if self.io.cleanup_due != 0 {
+                let mut probe = watches;
+                let _ = self.selfpipe.wait(&mut probe, Some(0));
+                if !probe.iter().any(|w| w.ready) {
+                    self.io.cleanup();
+                }
+            }
             if self.selfpipe.wait(&mut watches, timeout).is_err() {
                 let _ = event::wait(&mut [], Some(100));
             }
@@ -432,6 +448,31 @@ fn names(which: Which) -> Names {
 }
 
 impl Io {
+    /// Remembers a `.new` file left holding an old version by an exchange.
+    fn placed(&mut self, placed: Placed, bit: u8) {
+        if placed == Placed::Exchanged {
+            self.cleanup_due |= 1 << bit;
+        }
+    }
+
+    /// Removes the `.new` files exchanges left behind (when runsv is idle,
+    /// and before it exits), so `supervise/` looks as runit leaves it.
+    fn cleanup(&mut self) {
+        for which in [Which::Main, Which::Log] {
+            let n = names(which);
+            let base = if which == Which::Main { 0 } else { 3 };
+            for (k, tmp) in [n.pid_new, n.stat_new, n.status_new]
+                .into_iter()
+                .enumerate()
+            {
+                if self.cleanup_due & (1 << (base + k)) != 0 {
+                    atomic::cleanup(tmp);
+                }
+            }
+        }
+        self.cleanup_due = 0;
+    }
+
     fn warn(&self, pieces: &[&[u8]], e: Option<Errno>) {
         self.p.warn(pieces, e);
     }
@@ -643,14 +684,21 @@ impl Effects for Io {
         pid_file: Option<u32>,
     ) -> bool {
         let n = names(which);
+        let bit = match which {
+            Which::Main => 0,
+            Which::Log => 3,
+        };
         let mut pid_written = false;
         if let Some(pid) = pid_file {
             let mut text = [0u8; 25];
             let len = if pid == 0 { 0 } else { fmt_pid(pid, &mut text) };
             let data = text.get(..len).unwrap_or(&[]);
-            if let Err(e) = write_atomic(n.pid_new, n.pid, data, WriteErrors::Ignore) {
-                self.report(which, "pid", e);
-                return false;
+            match write_atomic(n.pid_new, n.pid, data, WriteErrors::Ignore) {
+                Err(e) => {
+                    self.report(which, "pid", e);
+                    return false;
+                }
+                Ok(placed) => self.placed(placed, bit),
             }
             pid_written = true;
         }
@@ -660,10 +708,11 @@ impl Effects for Io {
                 return pid_written;
             }
             Err(e) => self.report(which, "stat", e),
-            Ok(()) => {}
+            Ok(placed) => self.placed(placed, bit + 1),
         }
-        if let Err(e) = write_atomic(n.status_new, n.status, &status.encode(), WriteErrors::Abort) {
-            self.report(which, "status", e);
+        match write_atomic(n.status_new, n.status, &status.encode(), WriteErrors::Abort) {
+            Err(e) => self.report(which, "status", e),
+            Ok(placed) => self.placed(placed, bit + 2),
         }
         pid_written
     }

@@ -1043,3 +1043,30 @@ fn starts_after_the_log_pipe_closed_fail_like_runit() {
         });
     }
 }
+
+#[test]
+fn supervise_holds_no_new_files_once_runsv_is_idle() {
+    // Updates swap `X.new` with `X` and remove the old version when idle:
+    // an idle supervise/ looks exactly as runit leaves it.
+    let sb = Sandbox::new();
+    let svc = sb.service("svc", "exec sleep 1000");
+    svc.script("log/run", "exec cat > /dev/null");
+    let _r = start_runsv(&runsv(), &sb, "svc");
+    svc.wait_new_pid(None);
+    for cmd in ["d", "u", "p", "c", "d"] {
+        svc.control(cmd);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    svc.wait_stat("down\n");
+    let leftovers = || {
+        ["supervise", "log/supervise"]
+            .iter()
+            .flat_map(|d| fs::read_dir(svc.path(d)).unwrap())
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".new"))
+            .collect::<Vec<_>>()
+    };
+    wait_until("no .new files left", 5.0, || leftovers().is_empty());
+    assert_eq!(svc.status().len(), 20);
+    assert_eq!(svc.read("supervise/pid"), "");
+}

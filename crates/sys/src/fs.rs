@@ -166,3 +166,28 @@ pub fn symlink(target: &CStr, link: &CStr) -> Result<(), Errno> {
     // SAFETY: both paths are NUL-terminated.
     cvt(unsafe { libc::symlink(target.as_ptr(), link.as_ptr()) }).map(|_| ())
 }
+
+/// Is `path` itself a regular file (`lstat(2)`, links not followed)?
+pub fn is_regular(path: &CStr) -> bool {
+    // SAFETY: an all-zero stat is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: path is NUL-terminated, st is valid writable memory.
+    let r = unsafe { libc::lstat(path.as_ptr(), &mut st) };
+    r == 0 && st.st_mode & libc::S_IFMT == libc::S_IFREG
+}
+
+/// Atomically swaps two paths (`renameat2(RENAME_EXCHANGE)`).
+pub fn exchange(a: &CStr, b: &CStr) -> Result<(), Errno> {
+    // SAFETY: both paths are NUL-terminated; AT_FDCWD is always valid.
+    cvt(unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    } as i32)
+    .map(|_| ())
+}
