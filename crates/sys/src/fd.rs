@@ -156,3 +156,10 @@ pub fn read_raw(fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
     let n = cvt_retry(|| unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })?;
     Ok(usize::try_from(n).unwrap_or(0))
 }
+
+/// Asks for a larger pipe buffer on `fd` if it is a pipe (best effort):
+/// fewer wake-ups of the writer and the reader per megabyte.
+pub fn grow_pipe(fd: RawFd, bytes: i32) {
+    // SAFETY: fcntl on a descriptor number; failure (not a pipe, limit) is ignored.
+    unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, bytes) };
+}
