@@ -130,9 +130,10 @@ pub fn main(args: Args) -> i32 {
         }
     };
     let _ = fd::set_nonblock(0);
-    // A 1 MB pipe (the default limit for unprivileged users too) lets the
-    // writer run ahead while we write a chunk out.
-    fd::grow_pipe(0, 1 << 20);
+    // A 256 KB pipe lets the writer run ahead while we write a chunk out.
+    // (Bigger buffers count against a user's pipe-user-pages limit, which
+    // hundreds of loggers run by one non-root user would exhaust.)
+    fd::grow_pipe(0, 256 << 10);
     let selfpipe = match SelfPipe::new(&[c::SIGTERM, c::SIGCHLD, c::SIGALRM, c::SIGHUP]) {
         Ok(p) => p,
         Err(e) => {
