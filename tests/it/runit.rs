@@ -753,10 +753,12 @@ fn full_boot_service_and_power_off() {
         "a",
         "trap 'echo a got TERM; exit 0' TERM\necho a up\nwhile :; do sleep 1 & wait $!; done",
     );
+    // The whole suite: our runsvdir, runsv and svlogd under our runit.
+    svc.script("log/run", "exec svlogd .");
     let mut ns = root.boot(&ours("runit"));
 
     let t2 = ns.wait_line(ENTER2);
-    let out = svc.path("log/out");
+    let out = svc.path("log/current");
     wait_until("service a logged its start", SOON, || {
         fs::read_to_string(&out)
             .unwrap_or_default()
@@ -786,7 +788,7 @@ fn full_boot_service_and_power_off() {
         "{procs:#?}"
     );
     assert!(procs.iter().any(|p| p.comm == "runsv"), "{procs:#?}");
-    assert!(procs.iter().any(|p| p.comm == "cat"), "{procs:#?}");
+    assert!(procs.iter().any(|p| p.comm == "svlogd"), "{procs:#?}");
     assert!(
         ns.lines()
             .contains(&format!("stage2 pid {} sid {}", rsd.pid, rsd.pid)),
