@@ -816,7 +816,9 @@ fn inherited_blocked_signals_neither_deafen_runsv_nor_reach_the_service() {
         "grep '^SigBlk' /proc/$$/status > blk; echo $$ >> pids; exec sleep 1000",
     );
     let mut r = spawn_with_blocked_signals(&sb, &runsv(), &["svc"]);
-    wait_until("service started", 5.0, || !svc.read("blk").is_empty());
+    // The pid is written after the mask: a `d` before it would kill the
+    // shell first and leave one line fewer in `pids`.
+    wait_until("service started", 5.0, || svc.lines("pids").len() == 1);
     let blk = svc.read("blk");
     let mask = u64::from_str_radix(blk.split_whitespace().nth(1).unwrap(), 16).unwrap();
     let chld_term = (1u64 << (libc::SIGCHLD - 1)) | (1u64 << (libc::SIGTERM - 1));
