@@ -1,10 +1,4 @@
-//! `sv`: the control and status client (also an init script under any other name).
+//! `sv`: the control and status client (an init script under any other name).
 #![no_main]
 
-// The C runtime calls this with its own argc/argv; nothing else can.
-#[allow(clippy::not_unsafe_ptr_arg_deref)]
-#[no_mangle]
-pub extern "C" fn main(argc: i32, argv: *const *const std::ffi::c_char) -> i32 {
-    // SAFETY: the C runtime passes main a valid argv of argc strings.
-    runit_rs::programs::sv::main(unsafe { runit_sys::process::Args::from_main(argc, argv) })
-}
+runit_sys::c_main!(runit_rs::programs::sv::main);

@@ -18,7 +18,7 @@ use runit_core::chpst::{
 use runit_core::getopt::{Getopt, Opt};
 use runit_sys::creds::{self, LimitError, Resource};
 use runit_sys::fs::{self, ListError};
-use runit_sys::msg::line;
+use runit_sys::msg::{line, line2};
 use runit_sys::process::{self, path_candidates, Args};
 use runit_sys::{c, fd, lock, Errno};
 use std::ffi::{c_char, CStr, CString};
@@ -86,9 +86,7 @@ fn usage(prog: &[u8], synopsis: &str) -> i32 {
 }
 
 fn fatal(pieces: &[&[u8]], e: Option<Errno>) -> i32 {
-    let mut all: Vec<&[u8]> = vec![b"chpst: fatal: "];
-    all.extend_from_slice(pieces);
-    line(&all, e);
+    line2(&[b"chpst: fatal: "], pieces, e);
     EXIT_FATAL
 }
 

@@ -15,7 +15,7 @@ use runit_core::tai64n::Tai64n;
 use runit_sys::atomic::{self, write_atomic, AtomicError, Placed, WriteErrors};
 use runit_sys::event::{self, SelfPipe, Watch};
 use runit_sys::fs::{self, Kind};
-use runit_sys::msg::{fmt_i64, line, line2};
+use runit_sys::msg::{fmt_i64, line, line2, lines_of};
 use runit_sys::process::{self, Args, SpawnPlan};
 use runit_sys::{c, clock, lock, Errno, Fd};
 use std::ffi::{c_char, CStr};
@@ -64,11 +64,7 @@ impl Prefix {
     }
 
     fn warn(&self, pieces: &[&[u8]], e: Option<Errno>) {
-        match pieces {
-            [a] => line2(&self.pieces(), &[b"warning: ", a], e),
-            [a, b] => line2(&self.pieces(), &[b"warning: ", a, b], e),
-            _ => line2(&self.pieces(), &[b"warning: "], e),
-        }
+        lines_of(&[&self.pieces(), &[b"warning: "], pieces], e);
     }
 }
 

@@ -3,7 +3,7 @@
 //! `current` becomes `previous`, `current.new` becomes `current`.
 
 use runit_sys::fs::{self, Kind};
-use runit_sys::msg::line;
+use runit_sys::msg::{line, line2};
 use runit_sys::process::Args;
 use runit_sys::{c, Errno};
 use std::ffi::{CStr, CString};
@@ -20,9 +20,7 @@ pub fn main(args: Args) -> i32 {
     };
     let dir = dir_c.to_bytes();
     let fatal = |pieces: &[&[u8]], e: Option<Errno>| {
-        let mut all: Vec<&[u8]> = vec![prog, b": fatal: "];
-        all.extend_from_slice(pieces);
-        line(&all, e);
+        line2(&[prog, b": fatal: "], pieces, e);
         EXIT_FATAL
     };
     if dir.first() == Some(&b'.') {

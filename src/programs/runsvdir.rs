@@ -13,7 +13,7 @@
 use runit_sys::event::{SelfPipe, Watch};
 use runit_sys::fs::{self, Kind, ListError};
 use runit_sys::inotify::{self, Inotify};
-use runit_sys::msg::line2;
+use runit_sys::msg::{line2, lines_of};
 use runit_sys::process::{self, path_candidates, Args, SpawnPlan};
 use runit_sys::proctitle::ProcTitle;
 use runit_sys::{c, clock, Errno, Fd};
@@ -175,9 +175,7 @@ struct Runsvdir {
 
 impl Runsvdir {
     fn warn(&self, pieces: &[&[u8]], e: Option<Errno>) {
-        let mut all: Vec<&[u8]> = vec![b"warning: "];
-        all.extend_from_slice(pieces);
-        line2(&self.p, &all, e);
+        lines_of(&[&self.p, &[b"warning: "], pieces], e);
     }
 
     fn run(&mut self, alrm_rescan: bool) -> i32 {

@@ -20,7 +20,7 @@ use runit_core::tai64n::Tai64n;
 use runit_sys::creds;
 use runit_sys::event::{self, SelfPipe, Watch};
 use runit_sys::fs;
-use runit_sys::msg::{fmt_i64, line};
+use runit_sys::msg::{fmt_i64, line, line2};
 use runit_sys::net::UdpError;
 use runit_sys::process::{self, Args, SpawnPlan};
 use runit_sys::{c, clock, fd, lock, Errno, Fd};
@@ -35,15 +35,11 @@ const CHUNK: usize = 32 * 1024;
 const MAX_WAIT_MS: u64 = 2744 * 1000;
 
 fn warn(pieces: &[&[u8]], e: Option<Errno>) {
-    let mut all: Vec<&[u8]> = vec![b"svlogd: warning: "];
-    all.extend_from_slice(pieces);
-    line(&all, e);
+    line2(&[b"svlogd: warning: "], pieces, e);
 }
 
 fn pause(pieces: &[&[u8]], e: Option<Errno>) {
-    let mut all: Vec<&[u8]> = vec![b"svlogd: pausing: "];
-    all.extend_from_slice(pieces);
-    line(&all, e);
+    line2(&[b"svlogd: pausing: "], pieces, e);
     let _ = event::wait(&mut [], Some(PAUSE_MS));
 }
 
@@ -213,9 +209,7 @@ struct Svlogd {
 
 fn info(verbose: bool, pieces: &[&[u8]]) {
     if verbose {
-        let mut all: Vec<&[u8]> = vec![b"svlogd: info: "];
-        all.extend_from_slice(pieces);
-        line(&all, None);
+        line2(&[b"svlogd: info: "], pieces, None);
     }
 }
 

@@ -5,7 +5,7 @@
 
 use runit_core::getopt::{Getopt, Opt};
 use runit_core::utmp::{logout, matches, wtmp_logout, LINE_LEN, RECORD_LEN};
-use runit_sys::msg::line;
+use runit_sys::msg::{line, line2};
 use runit_sys::process::Args;
 use runit_sys::{c, lock, Errno, Fd};
 use std::ffi::CStr;
@@ -65,9 +65,7 @@ pub fn main(args: Args) -> i32 {
 }
 
 fn fatal(pieces: &[&[u8]], e: Option<Errno>) -> i32 {
-    let mut all: Vec<&[u8]> = vec![b"utmpset: fatal: "];
-    all.extend_from_slice(pieces);
-    line(&all, e);
+    line2(&[b"utmpset: fatal: "], pieces, e);
     EXIT_FATAL
 }
 

@@ -115,21 +115,6 @@ impl fmt::Display for Errno {
     }
 }
 
-/// A failed operation: what was attempted, on which path, and why.
-/// `Display` gives runit's shape: `unable to OP PATH: TEXT`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SysError {
-    pub op: &'static str,
-    pub path: String,
-    pub errno: Errno,
-}
-
-impl fmt::Display for SysError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unable to {} {}: {}", self.op, self.path, self.errno)
-    }
-}
-
 /// `Ok(v)` unless `v == -1`, in which case the current errno.
 pub fn cvt<T: PartialEq + From<i8>>(v: T) -> Result<T, Errno> {
     if v == T::from(-1) {
@@ -166,18 +151,5 @@ mod tests {
         assert_eq!(Errno(libc::ENXIO).text(), "device not configured");
         assert_eq!(Errno(libc::EACCES).text(), "access denied");
         assert_eq!(Errno(9999).text(), "unknown error");
-    }
-
-    #[test]
-    fn sys_error_reads_like_runit() {
-        let e = SysError {
-            op: "open",
-            path: "supervise/lock".into(),
-            errno: Errno(libc::ENOENT),
-        };
-        assert_eq!(
-            e.to_string(),
-            "unable to open supervise/lock: file does not exist"
-        );
     }
 }

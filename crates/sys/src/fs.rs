@@ -11,6 +11,7 @@ pub enum Kind {
     Dir,
     Fifo,
     File,
+    Symlink,
     Other,
 }
 
@@ -30,6 +31,7 @@ fn meta(st: &libc::stat) -> Meta {
         libc::S_IFDIR => Kind::Dir,
         libc::S_IFIFO => Kind::Fifo,
         libc::S_IFREG => Kind::File,
+        libc::S_IFLNK => Kind::Symlink,
         _ => Kind::Other,
     };
     Meta {
@@ -113,13 +115,18 @@ pub fn umask() -> u32 {
     }
 }
 
-/// Is `path` itself a symbolic link (`lstat(2)`)?
-pub fn is_symlink(path: &CStr) -> bool {
+/// `lstat(2)`: like [`stat`], but a symlink is described, not followed.
+pub fn lstat(path: &CStr) -> Result<Meta, Errno> {
     // SAFETY: an all-zero stat is a valid value to be overwritten.
     let mut st: libc::stat = unsafe { core::mem::zeroed() };
     // SAFETY: path is NUL-terminated, st is valid writable memory.
-    let r = unsafe { libc::lstat(path.as_ptr(), &mut st) };
-    r == 0 && st.st_mode & libc::S_IFMT == libc::S_IFLNK
+    cvt_retry(|| unsafe { libc::lstat(path.as_ptr(), &mut st) })?;
+    Ok(meta(&st))
+}
+
+/// Is `path` itself a symbolic link?
+pub fn is_symlink(path: &CStr) -> bool {
+    lstat(path).is_ok_and(|m| m.kind == Kind::Symlink)
 }
 
 /// Why [`list_dir`] failed.
@@ -167,13 +174,9 @@ pub fn symlink(target: &CStr, link: &CStr) -> Result<(), Errno> {
     cvt(unsafe { libc::symlink(target.as_ptr(), link.as_ptr()) }).map(|_| ())
 }
 
-/// Is `path` itself a regular file (`lstat(2)`, links not followed)?
+/// Is `path` itself a regular file (links not followed)?
 pub fn is_regular(path: &CStr) -> bool {
-    // SAFETY: an all-zero stat is a valid value to be overwritten.
-    let mut st: libc::stat = unsafe { core::mem::zeroed() };
-    // SAFETY: path is NUL-terminated, st is valid writable memory.
-    let r = unsafe { libc::lstat(path.as_ptr(), &mut st) };
-    r == 0 && st.st_mode & libc::S_IFMT == libc::S_IFREG
+    lstat(path).is_ok_and(|m| m.kind == Kind::File)
 }
 
 /// Atomically swaps two paths (`renameat2(RENAME_EXCHANGE)`).

@@ -1,8 +1,8 @@
 //! The OS behind one door: every syscall runit-rs makes goes through here,
 //! and this is the only crate with `unsafe` (each block says why it holds).
 //!
-//! Owns: runit's errno texts and errors that carry operation and path
-//! ([`errno`]), owned descriptors ([`fd`]), files, FIFOs and directories
+//! Owns: runit's errno texts ([`errno`]; messages carry the operation and path
+//! as pieces, see [`msg`]), owned descriptors ([`fd`]), files, FIFOs and directories
 //! ([`fs`]), flock locks ([`lock`]), atomic status writes ([`atomic`]),
 //! clocks ([`clock`]), the self-pipe + poll event loop with signals
 //! ([`event`]), fork/exec from a plan prepared before the fork and reaping
@@ -24,7 +24,7 @@ pub mod net;
 pub mod process;
 pub mod proctitle;
 
-pub use errno::{Errno, SysError};
+pub use errno::Errno;
 pub use fd::Fd;
 
 /// The OS constants programs name (signal numbers, errno values, open
@@ -35,5 +35,22 @@ pub mod c {
         O_DIRECTORY, O_NONBLOCK, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY, SIGALRM, SIGCHLD, SIGCONT,
         SIGHUP, SIGINT, SIGKILL, SIGPIPE, SIGPWR, SIGQUIT, SIGSTOP, SIGTERM, SIGUSR1, SIGUSR2,
         S_IXUSR,
+    };
+}
+
+/// The C `main` of an installed program: hands `argc`/`argv` to the
+/// program's `main(Args) -> i32`. Binaries use `#![no_main]` with it, so
+/// Rust's runtime start-up (which would ignore SIGPIPE for every child)
+/// never runs.
+#[macro_export]
+macro_rules! c_main {
+    ($main:path) => {
+        // The C runtime calls this with its own argc/argv; nothing else can.
+        #[allow(clippy::not_unsafe_ptr_arg_deref)]
+        #[no_mangle]
+        pub extern "C" fn main(argc: i32, argv: *const *const std::ffi::c_char) -> i32 {
+            // SAFETY: the C runtime passes main a valid argv of argc strings.
+            $main(unsafe { $crate::process::Args::from_main(argc, argv) })
+        }
     };
 }

@@ -8,12 +8,19 @@ use crate::errno::Errno;
 /// `err` if given, then a newline, in a single `writev(2)` to stderr (no
 /// buffer, no length limit, nothing allocated).
 pub fn line(pieces: &[&[u8]], err: Option<Errno>) {
-    line2(pieces, &[], err)
+    lines_of(&[pieces], err)
 }
 
 /// [`line`] with the pieces given in two lists (a shared prefix and the
 /// message), so callers never allocate to join them.
 pub fn line2(head: &[&[u8]], pieces: &[&[u8]], err: Option<Errno>) {
+    lines_of(&[head, pieces], err)
+}
+
+/// [`line`] with the pieces given in any number of lists, joined in order
+/// (a program prefix, a `warning: ` tag, the message): the one place that
+/// builds a diagnostic.
+pub fn lines_of(lists: &[&[&[u8]]], err: Option<Errno>) {
     const MAX: usize = 16;
     let mut iov = [libc::iovec {
         iov_base: core::ptr::null_mut(),
@@ -25,9 +32,9 @@ pub fn line2(head: &[&[u8]], pieces: &[&[u8]], err: Option<Errno>) {
     };
     let mut n = 0;
     // The tail always fits: the first pieces get at most MAX - 3 slots.
-    for piece in head
+    for piece in lists
         .iter()
-        .chain(pieces.iter())
+        .flat_map(|l| l.iter())
         .take(MAX - 3)
         .chain(tail.iter())
     {

@@ -181,25 +181,8 @@ pub fn spawn(plan: &SpawnPlan<'_>) -> Result<u32, Errno> {
                     plan.fail_code,
                 );
             }
-            // ENOENT: next; EACCES, EPERM, EISDIR: remember and go on;
-            // anything else: stop. Report the remembered error if any.
-            let mut remembered: Option<Errno> = None;
-            let mut last = Errno(libc::ENOENT);
-            for candidate in plan.search {
-                libc::execve(candidate.as_ptr(), plan.argv.as_ptr(), environ);
-                last = Errno::last();
-                match last.0 {
-                    libc::ENOENT => {}
-                    libc::EACCES | libc::EPERM | libc::EISDIR => remembered = Some(last),
-                    _ => break,
-                }
-            }
-            child_fail(
-                plan.msg_prefix,
-                plan.on_exec_fail,
-                remembered.unwrap_or(last),
-                plan.fail_code,
-            );
+            let e = exec_candidates(plan.search, plan.argv.as_ptr(), environ);
+            child_fail(plan.msg_prefix, plan.on_exec_fail, e, plan.fail_code);
         }
     }
     Ok(u32::try_from(pid).unwrap_or(0))
@@ -236,11 +219,24 @@ pub fn path_candidates(name: &[u8]) -> Vec<CString> {
 /// rules; returns the error to report if every one failed. `argv` and
 /// `envp` are NUL-pointer-terminated.
 pub fn exec(candidates: &[CString], argv: &[*const c_char], envp: &[*const c_char]) -> Errno {
+    exec_candidates(candidates, argv.as_ptr(), envp.as_ptr())
+}
+
+/// runit's PATH rules over prepared candidates (SPEC §2.6): ENOENT moves
+/// on; EACCES, EPERM and EISDIR are remembered and move on; anything else
+/// stops. Returns the remembered error if any, else the last. Allocates
+/// nothing, so a forked child may use it.
+fn exec_candidates(
+    candidates: &[CString],
+    argv: *const *const c_char,
+    envp: *const *const c_char,
+) -> Errno {
     let mut remembered: Option<Errno> = None;
     let mut last = Errno(libc::ENOENT);
     for candidate in candidates {
-        // SAFETY: all three arrays are NUL-terminated and outlive the call.
-        unsafe { libc::execve(candidate.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+        // SAFETY: the caller's argv and envp are NUL-terminated arrays that
+        // outlive the call; candidate is NUL-terminated.
+        unsafe { libc::execve(candidate.as_ptr(), argv, envp) };
         last = Errno::last();
         match last.0 {
             libc::ENOENT => {}
