@@ -2,37 +2,49 @@
 //!
 //! Reads top to bottom: options, the log directories (lock, config, an
 //! unclean `current` turned into `@….u`), then the loop: wait for input or
-//! a signal, split lines, and for each directory select, copy to stderr and
-//! UDP, and append to `current`, rotating by size exactly where runit
-//! would. The rules (config, patterns, stamps) live in
+//! a signal, split lines, and for each line and directory select, copy to
+//! stderr and UDP, and append to `current`, rotating by size exactly where
+//! runit would. The rules (config, patterns, stamps) live in
 //! `runit_core::svlogd`.
 //!
 //! Unlike runit, which writes each line with its own write(2), lines are
-//! gathered per directory and written once per input chunk (a line is
-//! never held back: every chunk is flushed before svlogd waits again), and
-//! no accepted line is lost: a last line without newline at end of input,
-//! and the line being completed when TERM arrives, are written with a
-//! newline appended (runit drops both; COMPAT.md).
+//! gathered per directory and written with one writev(2) per input chunk
+//! (a line is never held back: every chunk is flushed before svlogd waits
+//! again). The gathered pieces point into the input buffer, the stamp and
+//! the config's prefix: nothing is copied in user space and nothing goes
+//! through Rust's allocator (memory comes from [`Table`] mappings), so the
+//! binary links none of std's panic machinery. No accepted line is lost: a
+//! last line without newline at end of input, and the line being completed
+//! when TERM arrives, are written with a newline appended (runit drops
+//! both; COMPAT.md).
 
 use runit_core::getopt::{scan_ulong, Getopt, Opt};
-use runit_core::svlogd::{parse_config, select, stamp, Config, ConfigWarning};
+use runit_core::svlogd::{parse_config, select, stamp, Config, ConfigWarning, Span};
 use runit_core::tai64n::Tai64n;
-use runit_sys::creds;
 use runit_sys::event::{self, SelfPipe, Watch};
+use runit_sys::fd::{self, Piece};
 use runit_sys::fs;
+use runit_sys::mem::{find_byte, Table};
 use runit_sys::msg::{fmt_i64, line, line2};
 use runit_sys::net::UdpError;
 use runit_sys::process::{self, Args, SpawnPlan};
-use runit_sys::{c, clock, fd, lock, Errno, Fd};
-use std::ffi::{CStr, CString};
+use runit_sys::{c, clock, lock, Errno, Fd};
+use std::ffi::CStr;
 
 const EXIT_FATAL: i32 = 111;
 const VERSION: &str = "$Id: 75895b2a099dd6ab02e9bcf480ae86011f9fc234 $";
 const PAUSE_MS: u64 = 3000;
-/// Input is read in chunks of at least this size, whatever `-b` says.
-const CHUNK: usize = 32 * 1024;
+/// The input buffer: a partial line (shorter than `-l`) and the next read.
+const INPUT: usize = 32 * 1024;
+/// Pieces gathered per writev: two per line (stamp+prefix, line).
+const IOV: usize = 1024;
+/// `current` is handed to the kernel's writeback in steps of this size, so
+/// the fsync at rotation finds little left to write.
+const WRITEBACK: u64 = 128 * 1024;
 /// runit never sleeps longer than this while waiting for input.
 const MAX_WAIT_MS: u64 = 2744 * 1000;
+/// `@` + 24 hex digits + `.` + suffix: the names of rotated files.
+const OLD_LEN: usize = 27;
 
 fn warn(pieces: &[&[u8]], e: Option<Errno>) {
     line2(&[b"svlogd: warning: "], pieces, e);
@@ -43,8 +55,22 @@ fn pause(pieces: &[&[u8]], e: Option<Errno>) {
     let _ = event::wait(&mut [], Some(PAUSE_MS));
 }
 
-fn cstr(b: &[u8]) -> CString {
-    CString::new(b).unwrap_or_default()
+fn info(verbose: bool, pieces: &[&[u8]]) {
+    if verbose {
+        line2(&[b"svlogd: info: "], pieces, None);
+    }
+}
+
+fn fatal_no_memory() -> i32 {
+    line(
+        &[b"svlogd: fatal: out of memory"],
+        Some(Errno(libc_enomem())),
+    );
+    EXIT_FATAL
+}
+
+const fn libc_enomem() -> i32 {
+    12
 }
 
 pub fn main(args: Args) -> i32 {
@@ -61,14 +87,15 @@ pub fn main(args: Args) -> i32 {
         );
         EXIT_FATAL
     };
-    let argv: Vec<&'static [u8]> = (1..args.len())
-        .filter_map(|i| args.get(i))
-        .map(CStr::to_bytes)
-        .collect();
+    let Ok(argv) = Table::from_fn(args.len().saturating_sub(1), |i| {
+        args.get(i + 1).map_or(&b""[..], CStr::to_bytes)
+    }) else {
+        return fatal_no_memory();
+    };
     let mut o = Options {
         stamp: 0,
         repl: None,
-        extra: Vec::new(),
+        extra: b"",
         len: 1000,
         verbose: false,
     };
@@ -81,7 +108,7 @@ pub fn main(args: Args) -> i32 {
                 _ => return usage(),
             },
             Ok(Opt::Arg(b'R', v)) => {
-                o.extra = v.to_vec();
+                o.extra = v;
                 if o.repl.is_none() {
                     o.repl = Some(b'_');
                 }
@@ -111,10 +138,23 @@ pub fn main(args: Args) -> i32 {
             }
         }
     }
-    let names = g.operands();
-    if names.is_empty() || buflen <= o.len {
+    let names = g.operands().len();
+    if names == 0 || buflen <= o.len {
         return usage();
     }
+    drop(argv);
+    // The operands are the last `names` arguments.
+    let first = args.len() - names;
+    let Ok(dirs) = Table::from_fn(names, |k| Dir::new(args.get(first + k).unwrap_or(c""))) else {
+        return fatal_no_memory();
+    };
+    let Ok(texts) = Table::from_fn(names, |_| None) else {
+        return fatal_no_memory();
+    };
+    // A partial line (< len bytes) is kept in front of the next read.
+    let Ok(buf) = Table::filled(INPUT.max(o.len.saturating_add(4096)), 0u8) else {
+        return fatal_no_memory();
+    };
     let start = match fs::open_cwd() {
         Ok(fd) => fd,
         Err(e) => {
@@ -141,58 +181,100 @@ pub fn main(args: Args) -> i32 {
         o,
         start,
         selfpipe,
-        dirs: names.iter().map(|n| Dir::new(n)).collect(),
-        scratch: Vec::new(),
-        carry_ts: Vec::new(),
+        dirs,
+        texts,
     };
     if !s.open_all() {
         line(&[b"svlogd: fatal: no functional log directories."], None);
         return EXIT_FATAL;
     }
-    s.run()
+    s.run(Input {
+        buf,
+        carry: 0,
+        carry_ts: [0; 32],
+        carry_ts_len: 0,
+        streaming: false,
+    })
 }
 
 struct Options {
     stamp: u8,
     repl: Option<u8>,
-    extra: Vec<u8>,
+    extra: &'static [u8],
     len: usize,
     verbose: bool,
 }
 
+/// A config file's text; a processor command is copied to its end with a
+/// NUL (for exec).
+type Text = Option<Table<u8>>;
+
 /// One log directory.
 struct Dir {
-    name: Vec<u8>,
+    name: &'static CStr,
     fd: Option<Fd>,
     lock: Option<Fd>,
     current: Option<Fd>,
-    /// Bytes in `current` (written) and not yet written.
+    /// Bytes written to `current`.
     size: u64,
-    pending: Vec<u8>,
+    /// Bytes gathered for `current` and not yet written, in `nq` pieces.
+    queued: u64,
+    nq: usize,
+    /// Bytes of `current` already handed to writeback.
+    started: u64,
     cfg: Config,
     /// Monotonic ms of the next time-based rotation.
     deadline: Option<u64>,
     /// Running processor: pid and the `@X` stem it works on.
-    processor: Option<(u32, Vec<u8>)>,
+    processor: Option<(u32, [u8; 25])>,
+    /// The long line being streamed (see [`Input::streaming`]) goes here.
+    streaming: bool,
 }
 
 impl Dir {
-    fn new(name: &[u8]) -> Dir {
+    fn new(name: &'static CStr) -> Dir {
         Dir {
-            name: name.to_vec(),
+            name,
             fd: None,
             lock: None,
             current: None,
             size: 0,
-            pending: Vec::new(),
+            queued: 0,
+            nq: 0,
+            started: 0,
             cfg: Config::default(),
             deadline: None,
             processor: None,
+            streaming: false,
         }
     }
 
     fn usable(&self) -> bool {
         self.current.is_some()
+    }
+
+    fn name(&self) -> &'static [u8] {
+        self.name.to_bytes()
+    }
+}
+
+/// The input buffer and the state of the line that spans chunks.
+struct Input {
+    buf: Table<u8>,
+    /// Bytes at the front of `buf`: a partial line shorter than `-l`.
+    carry: usize,
+    /// The stamp of the carried line (taken at its first byte).
+    carry_ts: [u8; 32],
+    carry_ts_len: usize,
+    /// A line reached `-l` characters without a newline: its head went out
+    /// (runit decides on the first `len` characters) and the rest up to
+    /// the newline follows into the directories that took it.
+    streaming: bool,
+}
+
+impl Input {
+    fn in_line(&self) -> bool {
+        self.carry > 0 || self.streaming
     }
 }
 
@@ -200,42 +282,41 @@ struct Svlogd {
     o: Options,
     start: Fd,
     selfpipe: SelfPipe,
-    dirs: Vec<Dir>,
-    /// Reused buffer for the replaced characters of a line.
-    scratch: Vec<u8>,
-    /// The stamp of the partial line carried over to the next chunk.
-    carry_ts: Vec<u8>,
+    dirs: Table<Dir>,
+    texts: Table<Text>,
 }
 
-fn info(verbose: bool, pieces: &[&[u8]]) {
-    if verbose {
-        line2(&[b"svlogd: info: "], pieces, None);
-    }
-}
-
-/// A fresh `@<tai64n>.SUFFIX` name that does not exist yet (in the cwd).
-fn fresh_name(suffix: u8) -> Vec<u8> {
+/// A fresh `@<tai64n>.SUFFIX` name (NUL-terminated) that does not exist
+/// yet in `dir`.
+fn fresh_name(dir: &Fd, suffix: u8) -> [u8; OLD_LEN + 1] {
     loop {
         let t: Tai64n = clock::now_tai64n();
-        let mut name = t.label().to_vec();
-        name.push(b'.');
-        name.push(suffix);
-        if fs::stat(&cstr(&name)).is_err() {
+        let mut name = [0u8; OLD_LEN + 1];
+        for (slot, b) in name.iter_mut().zip(t.label().iter().chain(&[b'.', suffix])) {
+            *slot = *b;
+        }
+        if fs::stat_at(dir, as_cstr(&name)).is_err() {
             return name;
         }
         let _ = event::wait(&mut [], Some(1));
     }
 }
 
-impl Svlogd {
-    /// Enters a directory (its fd); false if it has none.
-    fn enter(&self, i: usize) -> bool {
-        self.dirs
-            .get(i)
-            .and_then(|d| d.fd.as_ref())
-            .is_some_and(|f| fs::fchdir(f).is_ok())
-    }
+/// A NUL-terminated buffer as a C string (empty if it holds no NUL).
+fn as_cstr(b: &[u8]) -> &CStr {
+    CStr::from_bytes_until_nul(b).unwrap_or(c"")
+}
 
+/// `STEM` + `suffix` (`.u`, `.t`, `.s`), NUL-terminated.
+fn stem_name(stem: &[u8; 25], suffix: &[u8; 2]) -> [u8; OLD_LEN + 1] {
+    let mut name = [0u8; OLD_LEN + 1];
+    for (slot, b) in name.iter_mut().zip(stem.iter().chain(suffix)) {
+        *slot = *b;
+    }
+    name
+}
+
+impl Svlogd {
     fn leave(&self) {
         while let Err(e) = fs::fchdir(&self.start) {
             pause(&[b"unable to change to initial working directory"], Some(e));
@@ -251,22 +332,23 @@ impl Svlogd {
         self.dirs.iter().any(Dir::usable)
     }
 
+    /// Opens one directory, inside it (the caller comes back with leave).
     fn open_dir(&mut self, i: usize) {
         let verbose = self.o.verbose;
         self.leave();
-        let Some(d) = self.dirs.get_mut(i) else {
+        let (Some(d), Some(text)) = (self.dirs.get_mut(i), self.texts.get_mut(i)) else {
             return;
         };
-        let name = d.name.clone();
+        let name = d.name();
         // Without O_DIRECTORY: a plain file fails at the fchdir, as in runit.
-        let dfd = match Fd::open(&cstr(&name), c::O_RDONLY, 0) {
+        let dfd = match Fd::open(d.name, c::O_RDONLY, 0) {
             Ok(f) => f,
-            Err(e) => return warn(&[b"unable to open log directory: ", &name], Some(e)),
+            Err(e) => return warn(&[b"unable to open log directory: ", name], Some(e)),
         };
         if let Err(e) = fs::fchdir(&dfd) {
             // runit closes the (still nameless) directory first, and says so.
             info(verbose, &[b"close: "]);
-            return warn(&[b"unable to change directory: ", &name], Some(e));
+            return warn(&[b"unable to change directory: ", name], Some(e));
         }
         let l = match lock::open_lockfile(c"lock")
             .and_then(|l| lock::lock_exclusive_nb(&l).map(|()| l))
@@ -274,31 +356,36 @@ impl Svlogd {
             Ok(l) => l,
             Err(e) => {
                 info(verbose, &[b"close: "]);
-                return warn(&[b"unable to lock directory: ", &name], Some(e));
+                return warn(&[b"unable to lock directory: ", name], Some(e));
             }
         };
         d.cfg = Config::default();
-        match fd::read_file(c"config") {
-            Ok(text) => {
-                info(verbose, &[b"read: ", &name, b"/config"]);
-                let (cfg, warnings) = parse_config(&text);
-                for w in warnings {
-                    match w {
-                        ConfigWarning::Address(rest) => {
-                            warn(&[b"unable to scan ip address: ", &rest], None)
-                        }
-                        ConfigWarning::Port(rest) => {
-                            warn(&[b"unable to scan port number: ", &rest], None)
-                        }
+        *text = None;
+        match fd::read_file_table(c"config") {
+            Ok(t) => {
+                info(verbose, &[b"read: ", name, b"/config"]);
+                let cfg = parse_config(&t, |w| match w {
+                    ConfigWarning::Address(rest) => {
+                        warn(&[b"unable to scan ip address: ", rest], None)
                     }
-                }
+                    ConfigWarning::Port(rest) => {
+                        warn(&[b"unable to scan port number: ", rest], None)
+                    }
+                });
                 d.cfg = cfg;
+                *text = Some(t);
+                if let Err(e) = nul_terminate_processor(&mut d.cfg, text) {
+                    d.cfg.processor = None;
+                    warn(&[b"unable to read config: ", name], Some(e));
+                }
             }
             Err(Errno(c::ENOENT)) => {}
-            Err(e) => warn(&[b"unable to read config: ", &name], Some(e)),
+            Err(e) => warn(&[b"unable to read config: ", name], Some(e)),
         }
         d.deadline = (d.cfg.time > 0)
             .then(|| clock::mono_ms().saturating_add(d.cfg.time.saturating_mul(1000)));
+        d.fd = Some(dfd);
+        d.lock = Some(l);
         let mut fresh = true;
         match fs::stat(c"current") {
             Ok(m) => {
@@ -306,32 +393,24 @@ impl Svlogd {
                     .and_then(|f| f.size())
                     .unwrap_or(0);
                 if size > 0 && m.mode & 0o100 == 0 {
-                    let u = fresh_name(b'u');
-                    while let Err(e) = fs::rename(c"current", &cstr(&u)) {
-                        pause(&[b"unable to rename current: ", &name], Some(e));
+                    if let Some(dfd) = &d.fd {
+                        let u = fresh_name(dfd, b'u');
+                        while let Err(e) = fs::rename(c"current", as_cstr(&u)) {
+                            pause(&[b"unable to rename current: ", name], Some(e));
+                        }
+                        prune(d, Some(&u), verbose);
                     }
-                    d.fd = Some(dfd);
-                    d.lock = Some(l);
-                    prune(d, Some(&u), verbose);
-                    let (Some(dfd), Some(l)) = (d.fd.take(), d.lock.take()) else {
-                        return;
-                    };
-                    return self.finish_open(i, dfd, l, true);
+                } else {
+                    fresh = false;
                 }
-                fresh = false;
             }
             Err(Errno(c::ENOENT)) => {}
-            Err(e) => return warn(&[b"unable to stat current: ", &name], Some(e)),
+            Err(e) => {
+                d.fd = None;
+                d.lock = None;
+                return warn(&[b"unable to stat current: ", name], Some(e));
+            }
         }
-        self.finish_open(i, dfd, l, fresh)
-    }
-
-    fn finish_open(&mut self, i: usize, dfd: Fd, l: Fd, fresh: bool) {
-        let verbose = self.o.verbose;
-        let Some(d) = self.dirs.get_mut(i) else {
-            return;
-        };
-        let name = d.name.clone();
         let cur = loop {
             match Fd::open(
                 c"current",
@@ -339,27 +418,27 @@ impl Svlogd {
                 0o644,
             ) {
                 Ok(f) => break f,
-                Err(e) => pause(&[b"unable to open current: ", &name], Some(e)),
+                Err(e) => pause(&[b"unable to open current: ", name], Some(e)),
             }
         };
-        let _ = creds::chmod(c"current", 0o644);
+        let _ = cur.chmod(0o644);
         d.size = cur.size().unwrap_or(0);
+        d.started = d.size;
+        d.queued = 0;
+        d.nq = 0;
+        d.streaming = false;
         info(
             verbose,
             &[
                 if fresh { &b"new: "[..] } else { b"append: " },
-                &name,
+                name,
                 b"/current",
             ],
         );
         d.current = Some(cur);
-        d.fd = Some(dfd);
-        d.lock = Some(l);
     }
 
-    fn run(&mut self) -> i32 {
-        let mut carry: Vec<u8> = Vec::new();
-        let mut buf = vec![0u8; CHUNK.max(self.o.len + 1)];
+    fn run(&mut self, mut input: Input) -> i32 {
         let mut ending = false;
         loop {
             self.rotate_expired();
@@ -400,9 +479,8 @@ impl Svlogd {
             if alrm {
                 info(v, &[b"sigalarm received."]);
                 for i in 0..self.dirs.len() {
-                    self.rotate(i);
+                    self.rotate_now(i);
                 }
-                self.leave();
             }
             if term {
                 info(v, &[b"sigterm received."]);
@@ -410,21 +488,19 @@ impl Svlogd {
             }
             // Read what is there (after TERM: only to finish the line).
             loop {
-                match fd::read_raw(0, &mut buf) {
+                let room = input.buf.get_mut(input.carry..).unwrap_or(&mut []);
+                let want = room.len();
+                match fd::read_raw(0, room) {
                     Ok(0) => {
                         ending = true;
                         break;
                     }
                     Ok(n) => {
-                        let data = buf.get(..n).unwrap_or(&[]);
-                        self.take(&mut carry, data);
-                        // One write per chunk and directory: memory stays
-                        // bounded and no line waits behind the next read.
-                        self.flush_all();
-                        if ending && carry.is_empty() {
+                        self.chunk(&mut input, n);
+                        if ending && !input.in_line() {
                             break;
                         }
-                        if n < buf.len() && !ending {
+                        if n < want && !ending {
                             break;
                         }
                     }
@@ -437,243 +513,108 @@ impl Svlogd {
                 }
             }
             if ending {
-                if !carry.is_empty() {
-                    // runit drops this partial line; we keep it.
-                    carry.push(b'\n');
-                    let rest = core::mem::take(&mut carry);
-                    self.take(&mut carry, &rest);
-                }
-                self.flush_all();
+                // runit drops an unfinished line; we end it with a newline.
+                self.finish_line(&mut input);
                 self.close_all(true);
                 return 0;
             }
-            self.flush_all();
         }
     }
 
-    /// Splits `data` (after `carry`) into lines and dispatches each. A
-    /// line's stamp is taken when its first byte is read, as runit does:
-    /// the chunk's read time, or for a line begun in an earlier chunk the
-    /// stamp kept with `carry`.
-    fn take(&mut self, carry: &mut Vec<u8>, data: &[u8]) {
+    /// Handles `n` bytes just read behind the carried partial line: every
+    /// complete line goes out (written before this returns); a new partial
+    /// line moves to the front of the buffer. (Not inlined: its gathered
+    /// pieces, 16 KB, must not add to `run`'s stack frame.)
+    #[inline(never)]
+    fn chunk(&mut self, input: &mut Input, n: usize) {
         let t = clock::now_tai64n();
-        let (secs, nanos) = (t.unix_secs(), t.nanos);
-        let mut ts = Vec::new();
-        stamp(self.o.stamp, secs, nanos, &mut ts);
-        let mut rest = data;
-        while let Some(nl) = runit_sys::mem::find_byte(rest, b'\n') {
-            let (head, tail) = rest.split_at(nl);
-            rest = tail.get(1..).unwrap_or(&[]);
-            if carry.is_empty() {
-                self.line(&ts, head);
-            } else {
-                carry.extend_from_slice(head);
-                let whole = core::mem::take(carry);
-                let first = core::mem::take(&mut self.carry_ts);
-                self.line(&first, &whole);
-            }
+        let mut ts = [0u8; 32];
+        let ts_len = stamp(self.o.stamp, t.unix_secs(), t.nanos, &mut ts);
+        let total = input.carry + n;
+        let carried = input.carry > 0;
+        if let Some(r) = self.o.repl {
+            let data = input.buf.get_mut(..total).unwrap_or(&mut []);
+            replace_heads(data, input.streaming, self.o.len, r, self.o.extra);
         }
-        if carry.is_empty() && !rest.is_empty() {
-            self.carry_ts = ts;
-        }
-        carry.extend_from_slice(rest);
-    }
-
-    /// One complete line (without its newline) to every directory.
-    fn line(&mut self, ts: &[u8], raw: &[u8]) {
         let len = self.o.len;
-        let cut = raw.len().min(len);
-        let head = raw.get(..cut).unwrap_or(raw);
-        let beyond = raw.get(cut..).unwrap_or(&[]);
-        // A line of exactly `len` characters also gets the dots (runit).
-        let dots: &[u8] = if raw.len() >= len { b"..." } else { b"" };
-        // Replacement goes into a reused buffer: no allocation per line.
-        let mut scratch = core::mem::take(&mut self.scratch);
-        let shown: &[u8] = match self.o.repl {
-            Some(r) => {
-                scratch.clear();
-                scratch.extend(head.iter().map(|&b| {
-                    if !(32..=126).contains(&b) || self.o.extra.contains(&b) {
-                        r
-                    } else {
-                        b
+        let carry_ts = input.carry_ts;
+        let carry_ts_len = input.carry_ts_len;
+        let mut tail: Option<usize> = None;
+        {
+            let Svlogd { o, dirs, texts, .. } = self;
+            let texts: &[Text] = texts;
+            let data = input.buf.get(..total).unwrap_or(&[]);
+            let ts = ts.get(..ts_len).unwrap_or(&[]);
+            let carry_stamp = carry_ts.get(..carry_ts_len).unwrap_or(&[]);
+            let mut slots = [Piece::EMPTY; IOV];
+            let mut out = Out::new(&mut slots, dirs.len());
+            let mut pos = 0;
+            if input.streaming {
+                let (piece, end) = match find_byte(data, b'\n') {
+                    Some(nl) => (data.get(..=nl).unwrap_or(data), true),
+                    None => (data, false),
+                };
+                continue_streamed(o, dirs, texts, &mut out, piece, end);
+                input.streaming = !end;
+                pos = piece.len();
+            }
+            while let Some(rest) = data.get(pos..).filter(|r| !r.is_empty()) {
+                let stamp = if pos == 0 && carried { carry_stamp } else { ts };
+                match find_byte(rest, b'\n') {
+                    Some(nl) => {
+                        let raw = rest.get(..nl).unwrap_or(rest);
+                        let newline = rest.get(nl..=nl).unwrap_or(b"\n");
+                        dispatch(o, dirs, texts, &mut out, stamp, raw, newline);
+                        pos += nl + 1;
                     }
-                }));
-                &scratch
-            }
-            None => head,
-        };
-        for i in 0..self.dirs.len() {
-            let Some(d) = self.dirs.get(i) else { continue };
-            if !d.usable() {
-                continue;
-            }
-            let (log, err) = if d.cfg.patterns.is_empty() {
-                (b'+', b'E')
-            } else {
-                select(&d.cfg.patterns, shown)
-            };
-            if err == b'e' {
-                let _ = fd::write_raw(2, &[ts, &d.cfg.prefix, shown, dots, b"\n"].concat());
-            }
-            if log != b'+' {
-                continue;
-            }
-            if let Some(u) = d.cfg.udp {
-                let datagram = [ts, &d.cfg.prefix, shown, dots, b"\n"].concat();
-                let sent = runit_sys::net::send_udp(u.addr, u.port, &datagram);
-                let prefix = d.cfg.prefix.clone();
-                match sent {
-                    Err(UdpError::Socket(_)) => self.emit(
-                        i,
-                        &[
-                            b"warning: no udp socket available: ",
-                            ts,
-                            &prefix,
-                            shown,
-                            b"\n",
-                        ],
-                    ),
-                    Err(UdpError::Send) => {
-                        self.emit(i, &[b"warning: failure sending through udp: ", &datagram])
+                    None if rest.len() >= len => {
+                        dispatch(o, dirs, texts, &mut out, stamp, rest, b"");
+                        input.streaming = true;
+                        pos = total;
                     }
-                    Ok(()) => {}
-                }
-            }
-            let Some(d) = self.dirs.get(i) else { continue };
-            if !d.cfg.udp_only {
-                // Borrowed out and back: emit needs the whole of self.
-                let prefix = self
-                    .dirs
-                    .get_mut(i)
-                    .map(|d| core::mem::take(&mut d.cfg.prefix))
-                    .unwrap_or_default();
-                self.emit(i, &[ts, &prefix, shown, beyond, b"\n"]);
-                if let Some(d) = self.dirs.get_mut(i) {
-                    d.cfg.prefix = prefix;
-                }
-            }
-        }
-        self.scratch = scratch;
-    }
-
-    /// Appends one record (given in pieces) to a directory.
-    fn emit(&mut self, i: usize, parts: &[&[u8]]) {
-        let total: usize = parts.iter().map(|p| p.len()).sum();
-        let len = self.o.len as u64;
-        if let Some(d) = self.dirs.get_mut(i) {
-            let s = d.cfg.size;
-            let after = d.size + (d.pending.len() + total) as u64;
-            // Fast path: no rotation can fall inside or right after it.
-            if s == 0 || (after < s && s.checked_sub(len).is_none_or(|soft| after < soft)) {
-                d.pending.reserve(total);
-                for p in parts.iter().filter(|p| !p.is_empty()) {
-                    d.pending.extend_from_slice(p);
-                }
-                return;
-            }
-        }
-        let record = parts.concat();
-        self.emit_record(i, &record);
-    }
-
-    /// Appends one record to a directory, rotating by size exactly where
-    /// runit's per-line writes would.
-    fn emit_record(&mut self, i: usize, mut r: &[u8]) {
-        let len = self.o.len as u64;
-        while !r.is_empty() {
-            let Some(d) = self.dirs.get_mut(i) else {
-                return;
-            };
-            let s = d.cfg.size;
-            let vsize = d.size + d.pending.len() as u64;
-            if s > 0 && vsize >= s {
-                self.rotate(i);
-                self.leave();
-                continue;
-            }
-            let room = if s > 0 {
-                usize::try_from(s - vsize).unwrap_or(usize::MAX)
-            } else {
-                usize::MAX
-            };
-            let take = r.len().min(room);
-            let (piece, after) = r.split_at(take);
-            d.pending.extend_from_slice(piece);
-            r = after;
-            let vsize = d.size + d.pending.len() as u64;
-            let soft = s.checked_sub(len);
-            if s > 0 && piece.last() == Some(&b'\n') && soft.is_some_and(|soft| vsize >= soft) {
-                self.rotate(i);
-                self.leave();
-            }
-        }
-    }
-
-    /// Writes every directory's pending bytes (no chdir on this hot path).
-    fn flush_all(&mut self) {
-        for i in 0..self.dirs.len() {
-            self.flush(i);
-        }
-    }
-
-    /// Writes a directory's pending bytes, never losing them (SPEC §8.10).
-    fn flush(&mut self, i: usize) {
-        loop {
-            let Some(d) = self.dirs.get_mut(i) else {
-                return;
-            };
-            if d.pending.is_empty() {
-                return;
-            }
-            let Some(cur) = &d.current else { return };
-            match cur.write(&d.pending) {
-                Ok(n) => {
-                    d.size += n as u64;
-                    d.pending.drain(..n.min(d.pending.len()));
-                }
-                Err(Errno(c::ENOSPC)) if d.cfg.min < d.cfg.num => {
-                    let name = d.name.clone();
-                    let freed = self.enter(i) && self.delete_for_space(i);
-                    self.leave();
-                    if !freed {
-                        pause(
-                            &[b"unable to write to current: ", &name],
-                            Some(Errno(c::ENOSPC)),
-                        );
+                    None => {
+                        tail = Some(pos);
+                        break;
                     }
                 }
-                Err(e) => {
-                    let name = d.name.clone();
-                    pause(&[b"unable to write to current: ", &name], Some(e));
-                }
             }
+            flush_all(dirs, &out);
+        }
+        match tail {
+            Some(p) => {
+                if !(p == 0 && carried) {
+                    input.carry_ts = ts;
+                    input.carry_ts_len = ts_len;
+                }
+                move_bytes(&mut input.buf, p, 0, total - p);
+                input.carry = total - p;
+            }
+            None => input.carry = 0,
         }
     }
 
-    /// Disk full with N < n: delete the oldest `@` file if more than N.
-    fn delete_for_space(&mut self, i: usize) -> bool {
-        let Some(d) = self.dirs.get(i) else {
-            return false;
-        };
-        let Ok(names) = fs::list_dir(c".") else {
-            return false;
-        };
-        let olds: Vec<&Vec<u8>> = names
-            .iter()
-            .filter(|n| n.first() == Some(&b'@') && n.len() == 27)
-            .collect();
-        if olds.len() as u64 <= d.cfg.min {
-            return false;
+    /// At the end: the carried line, or the rest of a streamed one, gets
+    /// its newline and goes out.
+    #[inline(never)]
+    fn finish_line(&mut self, input: &mut Input) {
+        let carry = input.carry;
+        let stamp_len = input.carry_ts_len;
+        {
+            let Svlogd { o, dirs, texts, .. } = self;
+            let texts: &[Text] = texts;
+            let data = input.buf.get(..carry).unwrap_or(&[]);
+            let ts = input.carry_ts.get(..stamp_len).unwrap_or(&[]);
+            let mut slots = [Piece::EMPTY; IOV];
+            let mut out = Out::new(&mut slots, dirs.len());
+            if input.streaming {
+                continue_streamed(o, dirs, texts, &mut out, b"\n", true);
+            } else if carry > 0 {
+                dispatch(o, dirs, texts, &mut out, ts, data, b"\n");
+            }
+            flush_all(dirs, &out);
         }
-        let Some(oldest) = olds.iter().min() else {
-            return false;
-        };
-        warn(
-            &[b"out of disk space, delete: ", &d.name, b"/", oldest],
-            None,
-        );
-        fs::unlink(&cstr(oldest)).is_ok()
+        input.carry = 0;
+        input.streaming = false;
     }
 
     /// Rotates every directory whose time deadline has passed.
@@ -687,295 +628,651 @@ impl Svlogd {
                 continue;
             }
             d.deadline = Some(now.saturating_add(d.cfg.time.saturating_mul(1000)));
-            self.rotate(i);
-        }
-        self.leave();
-    }
-
-    /// SPEC §8.7: only a non-empty `current` is rotated.
-    fn rotate(&mut self, i: usize) {
-        let verbose = self.o.verbose;
-        self.flush(i);
-        if !self.enter(i) {
-            return;
-        }
-        if self.dirs.get(i).is_some_and(|d| d.size == 0) {
-            return;
-        }
-        self.wait_processor(i);
-        let _ = self.enter(i);
-        let Some(d) = self.dirs.get_mut(i) else {
-            return;
-        };
-        let name = d.name.clone();
-        let suffix = if d.cfg.processor.is_some() {
-            b'u'
-        } else {
-            b's'
-        };
-        let new = fresh_name(suffix);
-        if let Some(cur) = d.current.take() {
-            while let Err(e) = cur.sync() {
-                pause(&[b"unable to fsync current logfile: ", &name], Some(e));
-            }
-            drop(cur);
-        }
-        while let Err(e) = creds::chmod(c"current", 0o744) {
-            pause(&[b"unable to set mode of current: ", &name], Some(e));
-        }
-        while let Err(e) = fs::rename(c"current", &cstr(&new)) {
-            pause(&[b"unable to rename current: ", &name], Some(e));
-        }
-        let mut size = [0u8; 24];
-        let size_len = fmt_i64(i64::try_from(d.size).unwrap_or(i64::MAX), &mut size);
-        info(
-            verbose,
-            &[
-                b"rename: ",
-                &name,
-                b"/current ",
-                &new,
-                b" ",
-                size.get(..size_len).unwrap_or(&[]),
-            ],
-        );
-        let cur = loop {
-            match Fd::open(
-                c"current",
-                c::O_WRONLY | c::O_APPEND | c::O_CREAT | c::O_TRUNC | c::O_NONBLOCK,
-                0o644,
-            ) {
-                Ok(f) => break f,
-                Err(e) => pause(&[b"unable to create new current: ", &name], Some(e)),
-            }
-        };
-        let _ = creds::chmod(c"current", 0o644);
-        d.current = Some(cur);
-        d.size = 0;
-        prune(d, Some(&new), verbose);
-        if suffix == b'u' {
-            let stem = new.get(..25).unwrap_or(&new).to_vec();
-            self.start_processor(i, stem);
+            self.rotate_now(i);
         }
     }
 
-    /// Starts `/bin/sh -c CMD` on `@X.u` (SPEC §8.8); we are in the directory.
-    fn start_processor(&mut self, i: usize, stem: Vec<u8>) {
-        let verbose = self.o.verbose;
-        let Some(d) = self.dirs.get_mut(i) else {
-            return;
-        };
-        let Some(cmd) = d.cfg.processor.clone() else {
-            return;
-        };
-        if d.processor.is_some() {
-            return warn(&[b"processor already running: ", &d.name], None);
-        }
-        if fs::stat(c"state").is_err() {
-            let _ = Fd::open(c"state", c::O_WRONLY | c::O_CREAT | c::O_NONBLOCK, 0o644);
-        }
-        let input = cstr(&[&stem[..], b".u"].concat());
-        let output = cstr(&[&stem[..], b".t"].concat());
-        let ccmd = cstr(&cmd);
-        let argv = [
-            c"/bin/sh".as_ptr(),
-            c"-c".as_ptr(),
-            ccmd.as_ptr(),
-            core::ptr::null(),
-        ];
-        let prefix: [&[u8]; 1] = [b"svlogd: fatal: "];
-        let name = d.name.clone();
-        let msgs = [
-            [&b"unable to open input for processor: "[..], &name].concat(),
-            [&b"unable to open output for processor: "[..], &name].concat(),
-            [&b"unable to open state for processor: "[..], &name].concat(),
-            [&b"unable to open newstate for processor: "[..], &name].concat(),
-            [&b"unable to move filedescriptor for processor: "[..], &name].concat(),
-            [&b"unable to run processor: "[..], &name].concat(),
-        ];
-        let [m_in, m_out, m_state, m_new, m_dup, m_run] = &msgs;
-        let files = [
-            (0, input.as_c_str(), c::O_RDONLY, 0, &m_in[..]),
-            (
-                1,
-                output.as_c_str(),
-                c::O_WRONLY | c::O_CREAT | c::O_TRUNC,
-                0o644,
-                &m_out[..],
-            ),
-            (4, c"state", c::O_RDONLY, 0, &m_state[..]),
-            (
-                5,
-                c"newstate",
-                c::O_WRONLY | c::O_CREAT | c::O_TRUNC,
-                0o644,
-                &m_new[..],
-            ),
-        ];
-        let announce: Vec<&[u8]> = if verbose {
-            vec![
-                b"svlogd: info: processing: ",
-                &name,
-                b"/",
-                &input.as_bytes(),
-            ]
-        } else {
-            Vec::new()
-        };
-        let plan = SpawnPlan {
-            announce: &announce,
-            open_files: &files,
-            reset_signals: &[c::SIGTERM, c::SIGALRM, c::SIGHUP, c::SIGCHLD],
-            msg_prefix: &prefix,
-            on_dup_fail: m_dup,
-            on_exec_fail: m_run,
-            fail_code: EXIT_FATAL,
-            ..SpawnPlan::new(c"/bin/sh", &argv)
-        };
-        let pid = loop {
-            match process::spawn(&plan) {
-                Ok(pid) => break pid,
-                Err(e) => pause(&[b"unable to fork for processor: ", &name], Some(e)),
-            }
-        };
-        if let Some(d) = self.dirs.get_mut(i) {
-            d.processor = Some((pid, stem));
-        }
-    }
-
-    /// Blocks until this directory's processor has succeeded.
-    fn wait_processor(&mut self, i: usize) {
-        while let Some((pid, _)) = self.dirs.get(i).and_then(|d| d.processor.clone()) {
-            match process::wait_pid(pid) {
-                Ok(ws) => self.processor_done(i, ws),
-                Err(e) => {
-                    let name = self.dirs.get(i).map(|d| d.name.clone()).unwrap_or_default();
-                    pause(&[b"error waiting for processor: ", &name], Some(e));
-                    if e.0 == c::ECHILD {
-                        if let Some(d) = self.dirs.get_mut(i) {
-                            d.processor = None;
-                        }
-                    }
-                }
-            }
+    /// Rotation outside a chunk (ALRM, time): nothing is gathered then.
+    fn rotate_now(&mut self, i: usize) {
+        if let (Some(d), Some(text)) = (self.dirs.get_mut(i), self.texts.get(i)) {
+            rotate(d, text.as_deref().unwrap_or(&[]), self.o.verbose);
         }
     }
 
     fn reap_processors(&mut self) {
         while let Some((pid, ws)) = process::reap_one() {
-            if let Some(i) = self
-                .dirs
-                .iter()
-                .position(|d| d.processor.as_ref().is_some_and(|p| p.0 == pid))
-            {
-                self.processor_done(i, ws);
+            let v = self.o.verbose;
+            for (d, text) in self.dirs.iter_mut().zip(self.texts.iter()) {
+                if d.processor.is_some_and(|p| p.0 == pid) {
+                    processor_done(d, text.as_deref().unwrap_or(&[]), ws, v);
+                }
             }
         }
-        self.leave();
     }
 
-    /// A processor ended: success moves `.t` to `.s`, failure restarts it.
-    fn processor_done(&mut self, i: usize, ws: i32) {
-        let verbose = self.o.verbose;
-        let _ = self.enter(i);
-        let Some(d) = self.dirs.get_mut(i) else {
-            return;
-        };
-        let Some((_, stem)) = d.processor.take() else {
-            return;
-        };
-        let name = d.name.clone();
-        let file = |suffix: &[u8]| cstr(&[&stem[..], suffix].concat());
-        // Only the exit code counts: killed by a signal is success (runit).
-        if (ws >> 8) & 0xff != 0 {
-            warn(&[b"processor failed, restart: ", &name], None);
-            let _ = fs::unlink(&file(b".t"));
-            return self.start_processor(i, stem);
-        }
-        while let Err(e) = fs::rename(&file(b".t"), &file(b".s")) {
-            pause(&[b"unable to rename processed: ", &name], Some(e));
-        }
-        while let Err(e) = creds::chmod(&file(b".s"), 0o744) {
-            pause(&[b"unable to set mode of processed: ", &name], Some(e));
-        }
-        if fs::unlink(&file(b".u")).is_err() {
-            warn(
-                &[b"unable to unlink: ", &name, b"/", file(b".u").as_bytes()],
-                None,
-            );
-        }
-        while let Err(e) = fs::rename(c"newstate", c"state") {
-            pause(&[b"unable to rename state: ", &name], Some(e));
-        }
-        info(
-            verbose,
-            &[b"processed: ", &name, b"/", file(b".s").as_bytes()],
-        );
-    }
-
-    /// Flush, fsync, mode 0744 on `current`, release the lock. At exit a
+    /// Fsync and mode 0744 on `current`, release the lock. At exit a
     /// running processor is waited for; on HUP it is forgotten, as runit
     /// does (its `.u` stays and its `.t` goes at the next rotation).
     fn close_all(&mut self, wait: bool) {
         for i in 0..self.dirs.len() {
-            self.flush(i);
-            if wait {
-                self.wait_processor(i);
-            }
-            if !self.enter(i) {
-                continue;
-            }
             let v = self.o.verbose;
-            let Some(d) = self.dirs.get_mut(i) else {
+            let (Some(d), Some(text)) = (self.dirs.get_mut(i), self.texts.get(i)) else {
                 continue;
             };
+            if wait {
+                wait_processor(d, text.as_deref().unwrap_or(&[]), v);
+            }
+            if d.fd.is_none() {
+                continue;
+            }
             if let Some(cur) = d.current.take() {
                 let _ = cur.sync();
+                let _ = cur.chmod(0o744);
                 drop(cur);
-                let _ = creds::chmod(c"current", 0o744);
             }
-            info(v, &[b"close: ", &d.name]);
+            info(v, &[b"close: ", d.name()]);
             d.lock = None;
             d.fd = None;
             d.processor = None;
+            d.streaming = false;
         }
-        self.leave();
     }
 }
 
-/// SPEC §8.7 step 4, in the directory: delete processor leftovers, and the
-/// oldest old file if there are more than n (never `keep`, the file this
-/// rotation just made).
-fn prune(d: &Dir, keep: Option<&[u8]>, verbose: bool) {
-    let names = match fs::list_dir(c".") {
-        Ok(n) => n,
-        Err(fs::ListError::Open(e)) | Err(fs::ListError::Read(e)) => {
-            return warn(&[b"unable to read directory: ", &d.name], Some(e));
-        }
-    };
-    let mut count = 0u64;
-    let mut oldest: Option<&Vec<u8>> = None;
-    for n in names
-        .iter()
-        .filter(|n| n.first() == Some(&b'@') && n.len() == 27)
-    {
-        if n.last() == Some(&b't') {
-            if let Err(e) = fs::unlink(&cstr(n)) {
-                warn(&[b"unable to unlink processor leftover: ", n], Some(e));
-            }
+/// One line to every directory: `raw` is its text (its first `len`
+/// characters already replaced), `end` its newline, or empty when the line
+/// is longer than `len` and goes on (the rest follows through
+/// [`continue_streamed`]). Selection sees the first `len` characters;
+/// stderr and UDP get those plus `...` when cut; the log gets everything.
+fn dispatch<'b>(
+    o: &Options,
+    dirs: &mut [Dir],
+    texts: &'b [Text],
+    out: &mut Out<'_, 'b>,
+    ts: &'b [u8],
+    raw: &'b [u8],
+    end: &'b [u8],
+) {
+    let cut = raw.len().min(o.len);
+    let head = raw.get(..cut).unwrap_or(raw);
+    // A line of exactly `len` characters also gets the dots (runit).
+    let dots: &'static [u8] = if raw.len() >= o.len { b"..." } else { b"" };
+    let complete = !end.is_empty();
+    for (i, (d, text)) in dirs.iter_mut().zip(texts).enumerate() {
+        if !d.usable() {
             continue;
         }
-        count += 1;
-        if Some(n.as_slice()) != keep && oldest.is_none_or(|o| n < o) {
-            oldest = Some(n);
+        let text: &'b [u8] = text.as_deref().unwrap_or(&[]);
+        let (log, err) = if d.cfg.has_patterns {
+            select(&d.cfg, text, head)
+        } else {
+            (b'+', b'E')
+        };
+        let prefix = d.cfg.prefix.of(text);
+        if err == b'e' {
+            let line = [ts, prefix, head, dots, b"\n"].map(Piece::new);
+            let _ = fd::writev(2, &line);
         }
-    }
-    if d.cfg.num > 0 && count > d.cfg.num {
-        if let Some(o) = oldest {
-            info(verbose, &[b"delete: ", &d.name, b"/", o]);
-            if let Err(e) = fs::unlink(&cstr(o)) {
-                warn(&[b"unable to unlink oldest logfile: ", &d.name], Some(e));
+        if log != b'+' {
+            continue;
+        }
+        if let Some(u) = d.cfg.udp {
+            match runit_sys::net::send_udp(u.addr, u.port, &[ts, prefix, head, dots, b"\n"]) {
+                Err(UdpError::Socket(_)) => emit(
+                    o,
+                    d,
+                    text,
+                    out,
+                    i,
+                    &[
+                        b"warning: no udp socket available: ",
+                        ts,
+                        prefix,
+                        head,
+                        b"\n",
+                    ],
+                    true,
+                ),
+                Err(UdpError::Send) => emit(
+                    o,
+                    d,
+                    text,
+                    out,
+                    i,
+                    &[
+                        b"warning: failure sending through udp: ",
+                        ts,
+                        prefix,
+                        head,
+                        dots,
+                        b"\n",
+                    ],
+                    true,
+                ),
+                Ok(()) => {}
             }
         }
+        if !d.cfg.udp_only {
+            emit(o, d, text, out, i, &[ts, prefix, raw, end], complete);
+            d.streaming = !complete;
+        }
+    }
+}
+
+/// More of a streamed long line (`end`: it finishes with this piece) to
+/// the directories that took its head.
+fn continue_streamed<'b>(
+    o: &Options,
+    dirs: &mut [Dir],
+    texts: &[Text],
+    out: &mut Out<'_, 'b>,
+    piece: &'b [u8],
+    end: bool,
+) {
+    for (i, (d, text)) in dirs.iter_mut().zip(texts).enumerate() {
+        if d.streaming && d.usable() {
+            emit(o, d, text.as_deref().unwrap_or(&[]), out, i, &[piece], end);
+        }
+        if end {
+            d.streaming = false;
+        }
+    }
+}
+
+/// Appends one record, given in pieces, to directory `i` (`d`): rotating
+/// by size exactly where runit's per-line writes would (before any byte
+/// that would pass `s`; after a record that ends within `len` of it).
+fn emit<'b>(
+    o: &Options,
+    d: &mut Dir,
+    text: &[u8],
+    out: &mut Out<'_, 'b>,
+    i: usize,
+    pieces: &[&'b [u8]],
+    record_end: bool,
+) {
+    let s = d.cfg.size;
+    for &piece in pieces {
+        let mut p = piece;
+        while !p.is_empty() {
+            if !d.usable() {
+                return;
+            }
+            let v = d.size + d.queued;
+            if s > 0 && v >= s {
+                flush(d, out, i);
+                rotate(d, text, o.verbose);
+                continue;
+            }
+            let room = if s > 0 {
+                usize::try_from(s - v).unwrap_or(usize::MAX)
+            } else {
+                usize::MAX
+            };
+            let (now, later) = p.split_at_checked(room).unwrap_or((p, &[]));
+            if out.full(d.nq) {
+                flush(d, out, i);
+            }
+            if out.put(i, d.nq, now) {
+                d.nq += 1;
+                d.queued += now.len() as u64;
+            } else {
+                // No slots of its own (more directories than slots).
+                write_all(d, &[Piece::new(now)]);
+            }
+            p = later;
+        }
+    }
+    let v = d.size + d.queued;
+    let soft = s.checked_sub(o.len as u64);
+    if record_end && s > 0 && soft.is_some_and(|soft| v >= soft) {
+        flush(d, out, i);
+        rotate(d, text, o.verbose);
+    }
+}
+
+fn flush_all(dirs: &mut [Dir], out: &Out<'_, '_>) {
+    for (i, d) in dirs.iter_mut().enumerate() {
+        flush(d, out, i);
+    }
+}
+
+/// Writes a directory's gathered pieces, never losing them (SPEC §8.10),
+/// and hands full steps of `current` to writeback when it rotates.
+fn flush(d: &mut Dir, out: &Out<'_, '_>, i: usize) {
+    if d.nq == 0 {
+        return;
+    }
+    let nq = d.nq;
+    d.nq = 0;
+    d.queued = 0;
+    write_all(d, out.slots(i, nq));
+    if d.size.saturating_sub(d.started) >= WRITEBACK && (d.cfg.size > 0 || d.cfg.time > 0) {
+        if let Some(cur) = &d.current {
+            cur.start_writeback(d.started, d.size - d.started);
+        }
+        d.started = d.size;
+    }
+}
+
+/// SPEC §8.7: only a non-empty `current` is rotated. Nothing of this
+/// directory is gathered when this runs; `text` is its config text.
+fn rotate(d: &mut Dir, text: &[u8], verbose: bool) {
+    if d.size == 0 || !d.usable() {
+        return;
+    }
+    wait_processor(d, text, verbose);
+    let Some(dfd) = &d.fd else { return };
+    let name = d.name();
+    let suffix = if d.cfg.processor.is_some() {
+        b'u'
+    } else {
+        b's'
+    };
+    let new = fresh_name(dfd, suffix);
+    if let Some(cur) = d.current.take() {
+        while let Err(e) = cur.sync() {
+            pause(&[b"unable to fsync current logfile: ", name], Some(e));
+        }
+        while let Err(e) = cur.chmod(0o744) {
+            pause(&[b"unable to set mode of current: ", name], Some(e));
+        }
+        drop(cur);
+    }
+    while let Err(e) = fs::rename_at(dfd, c"current", as_cstr(&new)) {
+        pause(&[b"unable to rename current: ", name], Some(e));
+    }
+    let mut size = [0u8; 24];
+    let size_len = fmt_i64(i64::try_from(d.size).unwrap_or(i64::MAX), &mut size);
+    info(
+        verbose,
+        &[
+            b"rename: ",
+            name,
+            b"/current ",
+            as_cstr(&new).to_bytes(),
+            b" ",
+            size.get(..size_len).unwrap_or(&[]),
+        ],
+    );
+    let cur = loop {
+        match Fd::open_at(
+            dfd,
+            c"current",
+            c::O_WRONLY | c::O_APPEND | c::O_CREAT | c::O_TRUNC | c::O_NONBLOCK,
+            0o644,
+        ) {
+            Ok(f) => break f,
+            Err(e) => pause(&[b"unable to create new current: ", name], Some(e)),
+        }
+    };
+    let _ = cur.chmod(0o644);
+    d.current = Some(cur);
+    d.size = 0;
+    d.started = 0;
+    prune(d, Some(&new), verbose);
+    if suffix == b'u' {
+        let mut stem = [0u8; 25];
+        for (slot, b) in stem.iter_mut().zip(new.iter()) {
+            *slot = *b;
+        }
+        start_processor(d, text, stem, verbose);
+    }
+}
+
+/// Blocks until the directory's processor has succeeded.
+fn wait_processor(d: &mut Dir, text: &[u8], verbose: bool) {
+    while let Some((pid, _)) = d.processor {
+        match process::wait_pid(pid) {
+            Ok(ws) => processor_done(d, text, ws, verbose),
+            Err(e) => {
+                pause(&[b"error waiting for processor: ", d.name()], Some(e));
+                if e.0 == c::ECHILD {
+                    d.processor = None;
+                }
+            }
+        }
+    }
+}
+
+/// A processor ended: success moves `.t` to `.s`, failure restarts it.
+fn processor_done(d: &mut Dir, text: &[u8], ws: i32, verbose: bool) {
+    let Some((_, stem)) = d.processor.take() else {
+        return;
+    };
+    let name = d.name();
+    let (u, t, s) = (
+        stem_name(&stem, b".u"),
+        stem_name(&stem, b".t"),
+        stem_name(&stem, b".s"),
+    );
+    let (u, t, s) = (as_cstr(&u), as_cstr(&t), as_cstr(&s));
+    // Only the exit code counts: killed by a signal is success (runit).
+    if (ws >> 8) & 0xff != 0 {
+        warn(&[b"processor failed, restart: ", name], None);
+        if let Some(dfd) = &d.fd {
+            let _ = fs::unlink_at(dfd, t);
+        }
+        return start_processor(d, text, stem, verbose);
+    }
+    let Some(dfd) = &d.fd else { return };
+    while let Err(e) = fs::rename_at(dfd, t, s) {
+        pause(&[b"unable to rename processed: ", name], Some(e));
+    }
+    while let Err(e) = fs::chmod_at(dfd, s, 0o744) {
+        pause(&[b"unable to set mode of processed: ", name], Some(e));
+    }
+    if fs::unlink_at(dfd, u).is_err() {
+        warn(&[b"unable to unlink: ", name, b"/", u.to_bytes()], None);
+    }
+    while let Err(e) = fs::rename_at(dfd, c"newstate", c"state") {
+        pause(&[b"unable to rename state: ", name], Some(e));
+    }
+    info(verbose, &[b"processed: ", name, b"/", s.to_bytes()]);
+}
+
+/// Moves the processor command to the end of the text with a NUL after
+/// it, so it can be exec'd as it is.
+fn nul_terminate_processor(cfg: &mut Config, text: &mut Text) -> Result<(), Errno> {
+    let (Some(p), Some(t)) = (cfg.processor, text.as_mut()) else {
+        return Ok(());
+    };
+    let at = t.len();
+    t.resize(at + p.len + 1, 0)?;
+    move_bytes(t, p.start, at, p.len);
+    cfg.processor = Some(Span {
+        start: at,
+        len: p.len,
+    });
+    Ok(())
+}
+
+/// Copies `n` bytes at `from` to `to` within `buf` (front to back: the
+/// ranges may overlap when `to < from`). A plain loop: `copy_within` would
+/// bring in a panic path.
+fn move_bytes(buf: &mut [u8], from: usize, to: usize, n: usize) {
+    for k in 0..n {
+        if let Some(&b) = buf.get(from + k) {
+            if let Some(slot) = buf.get_mut(to + k) {
+                *slot = b;
+            }
+        }
+    }
+}
+
+/// Replaces, in place, the characters `-r`/`-R` name in the first `len`
+/// characters of every line in `data` (not in the rest of a streamed
+/// line). Doing it twice changes nothing, so a carried line may be
+/// replaced again.
+fn replace_heads(data: &mut [u8], streaming: bool, len: usize, r: u8, extra: &[u8]) {
+    let mut pos = 0;
+    if streaming {
+        pos = find_byte(data, b'\n').map_or(data.len(), |nl| nl + 1);
+    }
+    while pos < data.len() {
+        let rest = data.get(pos..).unwrap_or(&[]);
+        let line_len = find_byte(rest, b'\n').unwrap_or(rest.len());
+        let head_end = pos + line_len.min(len);
+        for b in data.get_mut(pos..head_end).unwrap_or(&mut []) {
+            if !(32..=126).contains(b) || extra.contains(b) {
+                *b = r;
+            }
+        }
+        pos += line_len + 1;
+    }
+}
+
+/// Writes `pieces` to the directory's `current` completely, pausing and
+/// retrying on errors (SPEC §8.10; full disk with N < n deletes old files).
+fn write_all(d: &mut Dir, pieces: &[Piece<'_>]) {
+    let mut first = 0;
+    let mut head: Option<Piece<'_>> = None;
+    let mut batch = [Piece::EMPTY; 1];
+    while first < pieces.len() {
+        let Some(cur) = &d.current else { return };
+        // The first piece may be partly written already (`head`).
+        let res = match head {
+            Some(h) => {
+                batch = [h];
+                fd::writev(cur.raw(), &batch)
+            }
+            None => fd::writev(cur.raw(), pieces.get(first..).unwrap_or(&[])),
+        };
+        match res {
+            Ok(mut n) => {
+                d.size += n as u64;
+                if let Some(h) = head.take() {
+                    if n < h.len() {
+                        head = Some(Piece::new(h.bytes().get(n..).unwrap_or(&[])));
+                        continue;
+                    }
+                    n -= h.len();
+                    first += 1;
+                }
+                while let Some(p) = pieces.get(first) {
+                    if n < p.len() {
+                        if n > 0 {
+                            head = Some(Piece::new(p.bytes().get(n..).unwrap_or(&[])));
+                        }
+                        break;
+                    }
+                    n -= p.len();
+                    first += 1;
+                }
+            }
+            Err(Errno(c::ENOSPC)) if d.cfg.min < d.cfg.num => {
+                if !delete_for_space(d) {
+                    pause(
+                        &[b"unable to write to current: ", d.name()],
+                        Some(Errno(c::ENOSPC)),
+                    );
+                }
+            }
+            Err(e) => pause(&[b"unable to write to current: ", d.name()], Some(e)),
+        }
+    }
+    let _ = batch;
+}
+
+/// Puts a rotated file's name into a NUL-terminated buffer.
+fn copy_name(to: &mut [u8; OLD_LEN + 1], name: &[u8]) {
+    for (slot, b) in to.iter_mut().zip(name.iter().take(OLD_LEN)) {
+        *slot = *b;
+    }
+}
+
+/// The oldest-first scan of a directory's rotated files (`@` + 26).
+fn is_old(name: &[u8]) -> bool {
+    name.first() == Some(&b'@') && name.len() == OLD_LEN
+}
+
+/// Disk full with N < n: delete the oldest `@` file if more than N.
+fn delete_for_space(d: &Dir) -> bool {
+    let Some(dfd) = &d.fd else { return false };
+    let mut count = 0u64;
+    let mut oldest = [0u8; OLD_LEN + 1];
+    let listed = fs::each_entry(dfd, |n| {
+        if is_old(n) {
+            count += 1;
+            if oldest[0] == 0 || n < oldest.get(..OLD_LEN).unwrap_or(&[]) {
+                copy_name(&mut oldest, n);
+            }
+        }
+    });
+    if listed.is_err() || count <= d.cfg.min {
+        return false;
+    }
+    let oldest = as_cstr(&oldest);
+    warn(
+        &[
+            b"out of disk space, delete: ",
+            d.name(),
+            b"/",
+            oldest.to_bytes(),
+        ],
+        None,
+    );
+    fs::unlink_at(dfd, oldest).is_ok()
+}
+
+/// SPEC §8.7 step 4: delete processor leftovers, and the oldest old file
+/// if there are more than n (never `keep`, the file this rotation made).
+fn prune(d: &Dir, keep: Option<&[u8; OLD_LEN + 1]>, verbose: bool) {
+    let Some(dfd) = &d.fd else { return };
+    let keep = keep.map(|k| k.get(..OLD_LEN).unwrap_or(&[]));
+    let mut count = 0u64;
+    let mut oldest = [0u8; OLD_LEN + 1];
+    let listed = fs::each_entry(dfd, |n| {
+        if !is_old(n) {
+            return;
+        }
+        if n.last() == Some(&b't') {
+            let mut t = [0u8; OLD_LEN + 1];
+            copy_name(&mut t, n);
+            if let Err(e) = fs::unlink_at(dfd, as_cstr(&t)) {
+                warn(&[b"unable to unlink processor leftover: ", n], Some(e));
+            }
+            return;
+        }
+        count += 1;
+        if Some(n) != keep && (oldest[0] == 0 || n < oldest.get(..OLD_LEN).unwrap_or(&[])) {
+            copy_name(&mut oldest, n);
+        }
+    });
+    if let Err(fs::ListError::Open(e)) | Err(fs::ListError::Read(e)) = listed {
+        return warn(&[b"unable to read directory: ", d.name()], Some(e));
+    }
+    if d.cfg.num > 0 && count > d.cfg.num && oldest[0] != 0 {
+        let o = as_cstr(&oldest);
+        info(verbose, &[b"delete: ", d.name(), b"/", o.to_bytes()]);
+        if let Err(e) = fs::unlink_at(dfd, o) {
+            warn(&[b"unable to unlink oldest logfile: ", d.name()], Some(e));
+        }
+    }
+}
+
+/// Starts `/bin/sh -c CMD` on `@X.u` in the directory (SPEC §8.8).
+fn start_processor(d: &mut Dir, text: &[u8], stem: [u8; 25], verbose: bool) {
+    let Some(p) = d.cfg.processor else {
+        return;
+    };
+    let name = d.name();
+    if d.processor.is_some() {
+        return warn(&[b"processor already running: ", name], None);
+    }
+    let Some(dfd) = &d.fd else { return };
+    let Some(cmd) = text
+        .get(p.start..=p.start + p.len)
+        .and_then(|b| CStr::from_bytes_with_nul(b).ok())
+    else {
+        return;
+    };
+    if fs::stat_at(dfd, c"state").is_err() {
+        let _ = Fd::open_at(
+            dfd,
+            c"state",
+            c::O_WRONLY | c::O_CREAT | c::O_NONBLOCK,
+            0o644,
+        );
+    }
+    let (input, output) = (stem_name(&stem, b".u"), stem_name(&stem, b".t"));
+    let (input, output) = (as_cstr(&input), as_cstr(&output));
+    let argv = [
+        c"/bin/sh".as_ptr(),
+        c"-c".as_ptr(),
+        cmd.as_ptr(),
+        core::ptr::null(),
+    ];
+    let files = [
+        (
+            0,
+            input,
+            c::O_RDONLY,
+            0,
+            &b"unable to open input for processor: "[..],
+        ),
+        (
+            1,
+            output,
+            c::O_WRONLY | c::O_CREAT | c::O_TRUNC,
+            0o644,
+            &b"unable to open output for processor: "[..],
+        ),
+        (
+            4,
+            c"state",
+            c::O_RDONLY,
+            0,
+            &b"unable to open state for processor: "[..],
+        ),
+        (
+            5,
+            c"newstate",
+            c::O_WRONLY | c::O_CREAT | c::O_TRUNC,
+            0o644,
+            &b"unable to open newstate for processor: "[..],
+        ),
+    ];
+    let announce: [&[u8]; 4] = [b"svlogd: info: processing: ", name, b"/", input.to_bytes()];
+    let plan = SpawnPlan {
+        fchdir: Some(dfd.raw()),
+        announce: if verbose { &announce } else { &[] },
+        open_files: &files,
+        reset_signals: &[c::SIGTERM, c::SIGALRM, c::SIGHUP, c::SIGCHLD],
+        msg_prefix: &[b"svlogd: fatal: "],
+        msg_suffix: &[name],
+        on_chdir_fail: b"unable to change directory: ",
+        on_dup_fail: b"unable to move filedescriptor for processor: ",
+        on_exec_fail: b"unable to run processor: ",
+        fail_code: EXIT_FATAL,
+        ..SpawnPlan::new(c"/bin/sh", &argv)
+    };
+    let pid = loop {
+        match process::spawn(&plan) {
+            Ok(pid) => break pid,
+            Err(e) => pause(&[b"unable to fork for processor: ", name], Some(e)),
+        }
+    };
+    d.processor = Some((pid, stem));
+}
+
+/// The gathered pieces of one input chunk: an array on the caller's stack
+/// (borrowed, so it exists once), split evenly between the directories
+/// (each flushes its share when it fills).
+struct Out<'s, 'b> {
+    slots: &'s mut [Piece<'b>],
+    per: usize,
+}
+
+impl<'s, 'b> Out<'s, 'b> {
+    fn new(slots: &'s mut [Piece<'b>], dirs: usize) -> Out<'s, 'b> {
+        let per = slots.len() / dirs.max(1);
+        Out { slots, per }
+    }
+
+    /// A directory with `nq` pieces gathered has no free slot left.
+    fn full(&self, nq: usize) -> bool {
+        self.per > 0 && nq >= self.per
+    }
+
+    /// Puts a piece in directory `i`'s slot `k`; false if it has none.
+    fn put(&mut self, i: usize, k: usize, bytes: &'b [u8]) -> bool {
+        if k >= self.per {
+            return false;
+        }
+        match self.slots.get_mut(i * self.per + k) {
+            Some(slot) => {
+                *slot = Piece::new(bytes);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn slots(&self, i: usize, n: usize) -> &[Piece<'b>] {
+        let start = i * self.per;
+        self.slots
+            .get(start..start + n.min(self.per))
+            .unwrap_or(&[])
     }
 }

@@ -4,11 +4,19 @@
 use crate::getopt::scan_ulong;
 use crate::tai64n::Tai64n;
 
-/// One `+ - e E` line.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Pattern {
-    pub kind: u8,
-    pub pattern: Vec<u8>,
+/// A stretch of the config text (a processor command, a prefix).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    pub start: usize,
+    pub len: usize,
+}
+
+impl Span {
+    /// The bytes of this span in `text` (empty if out of range).
+    pub fn of<'t>(&self, text: &'t [u8]) -> &'t [u8] {
+        text.get(self.start..self.start.saturating_add(self.len))
+            .unwrap_or(&[])
+    }
 }
 
 /// A UDP destination (IPv4 address bytes and port).
@@ -18,18 +26,23 @@ pub struct Udp {
     pub port: u16,
 }
 
-/// A directory's configuration, defaults as in runit.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A directory's configuration, defaults as in runit. Texts (processor,
+/// prefix, patterns) stay in the config file's text, which the caller
+/// keeps: nothing here allocates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
     pub size: u64,
     pub num: u64,
     pub min: u64,
     pub time: u64,
-    pub processor: Option<Vec<u8>>,
+    pub processor: Option<Span>,
     pub udp: Option<Udp>,
     pub udp_only: bool,
-    pub prefix: Vec<u8>,
-    pub patterns: Vec<Pattern>,
+    pub prefix: Span,
+    /// Whether any `+ - e E` line exists.
+    pub has_patterns: bool,
+    /// The length of the text runit reads lines from (see [`parse_config`]).
+    pub usable: usize,
 }
 
 impl Default for Config {
@@ -42,34 +55,58 @@ impl Default for Config {
             processor: None,
             udp: None,
             udp_only: false,
-            prefix: Vec::new(),
-            patterns: Vec::new(),
+            prefix: Span::default(),
+            has_patterns: false,
+            usable: 0,
         }
     }
 }
 
-/// A warning from a config line (`unable to scan ...: REST`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ConfigWarning {
-    Address(Vec<u8>),
-    Port(Vec<u8>),
+impl Config {
+    /// The `+ - e E` lines of `text`, in order: (kind, pattern).
+    pub fn patterns<'t>(&self, text: &'t [u8]) -> impl Iterator<Item = (u8, &'t [u8])> {
+        let usable = if self.has_patterns {
+            text.get(..self.usable).unwrap_or(&[])
+        } else {
+            &[]
+        };
+        usable
+            .split(|&b| b == b'\n')
+            .filter_map(|line| match line.split_first() {
+                Some((&k @ (b'+' | b'-' | b'e' | b'E'), rest)) => Some((k, rest)),
+                _ => None,
+            })
+    }
 }
 
-/// Parses a config file's text; returns the config and its warnings.
-pub fn parse_config(text: &[u8]) -> (Config, Vec<ConfigWarning>) {
+/// A warning from a config line (`unable to scan ...: REST`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigWarning<'t> {
+    Address(&'t [u8]),
+    Port(&'t [u8]),
+}
+
+/// Parses a config file's text; reports each warning to `warn`.
+pub fn parse_config<'t>(text: &'t [u8], mut warn: impl FnMut(ConfigWarning<'t>)) -> Config {
     let mut c = Config::default();
-    let mut warnings = Vec::new();
     // runit's loop stops one byte before the end: a one-character final
     // line without a newline is ignored.
     let usable = match text.iter().rposition(|&b| b == b'\n') {
-        // A final line of one character without a newline is dropped.
         Some(nl) if text.len() - nl - 1 == 1 => text.get(..=nl).unwrap_or(text),
         None if text.len() == 1 => &[],
         _ => text,
     };
+    c.usable = usable.len();
+    let mut at = 0usize;
     for line in usable.split(|&b| b == b'\n') {
+        let line_start = at;
+        at += line.len() + 1;
         let Some((&d, rest)) = line.split_first() else {
             continue;
+        };
+        let span = Span {
+            start: line_start + 1,
+            len: rest.len(),
         };
         match d {
             b's' => {
@@ -92,28 +129,25 @@ pub fn parse_config(text: &[u8]) -> (Config, Vec<ConfigWarning>) {
                     _ => n,
                 };
             }
-            b'!' if !rest.is_empty() => c.processor = Some(rest.to_vec()),
+            b'!' if !rest.is_empty() => c.processor = Some(span),
             b'u' | b'U' => {
                 if d == b'U' {
                     c.udp_only = true;
                 }
                 match parse_udp(rest) {
                     Ok(u) => c.udp = Some(u),
-                    Err(w) => warnings.push(w),
+                    Err(w) => warn(w),
                 }
             }
-            b'p' if !rest.is_empty() => c.prefix = rest.to_vec(),
-            b'+' | b'-' | b'e' | b'E' => c.patterns.push(Pattern {
-                kind: d,
-                pattern: rest.to_vec(),
-            }),
+            b'p' if !rest.is_empty() => c.prefix = span,
+            b'+' | b'-' | b'e' | b'E' => c.has_patterns = true,
             _ => {}
         }
     }
-    (c, warnings)
+    c
 }
 
-fn parse_udp(rest: &[u8]) -> Result<Udp, ConfigWarning> {
+fn parse_udp(rest: &[u8]) -> Result<Udp, ConfigWarning<'_>> {
     let mut addr = [0u8; 4];
     let mut i = 0;
     for (k, slot) in addr.iter_mut().enumerate() {
@@ -124,13 +158,13 @@ fn parse_udp(rest: &[u8]) -> Result<Udp, ConfigWarning> {
             .take_while(|b| b.is_ascii_digit())
             .count();
         if digits == 0 {
-            return Err(ConfigWarning::Address(rest.to_vec()));
+            return Err(ConfigWarning::Address(rest));
         }
         *slot = (scan_ulong(rest.get(i..).unwrap_or(&[])) & 0xff) as u8;
         i += digits;
         if k < 3 {
             if rest.get(i) != Some(&b'.') {
-                return Err(ConfigWarning::Address(rest.to_vec()));
+                return Err(ConfigWarning::Address(rest));
             }
             i += 1;
         }
@@ -140,7 +174,7 @@ fn parse_udp(rest: &[u8]) -> Result<Udp, ConfigWarning> {
         let p = rest.get(i + 1..).unwrap_or(&[]);
         let v = scan_ulong(p);
         if v == 0 {
-            return Err(ConfigWarning::Port(p.to_vec()));
+            return Err(ConfigWarning::Port(p));
         }
         port = (v & 0xffff) as u16;
     }
@@ -195,14 +229,15 @@ pub fn pattern_match(p: &[u8], s: &[u8]) -> bool {
     }
 }
 
-/// The log and stderr selections for a line: (`+` or `-`, `e` or `E`).
-pub fn select(patterns: &[Pattern], line: &[u8]) -> (u8, u8) {
+/// The log and stderr selections for a line: (`+` or `-`, `e` or `E`),
+/// from the `+ - e E` lines of `cfg` in its config `text`.
+pub fn select(cfg: &Config, text: &[u8], line: &[u8]) -> (u8, u8) {
     let (mut log, mut err) = (b'+', b'E');
-    for p in patterns {
-        if pattern_match(&p.pattern, line) {
-            match p.kind {
-                b'+' | b'-' => log = p.kind,
-                _ => err = p.kind,
+    for (kind, pattern) in cfg.patterns(text) {
+        if pattern_match(pattern, line) {
+            match kind {
+                b'+' | b'-' => log = kind,
+                _ => err = kind,
             }
         }
     }
@@ -210,14 +245,24 @@ pub fn select(patterns: &[Pattern], line: &[u8]) -> (u8, u8) {
 }
 
 /// The time stamp text for level 1 (`-t`), 2 (`-tt`) or 3 (`-ttt`),
-/// including the trailing space; empty for 0.
-pub fn stamp(level: u8, unix_secs: u64, nanos: u32, out: &mut Vec<u8>) {
+/// including the trailing space, written to the front of `out`; returns
+/// its length (0 for level 0).
+pub fn stamp(level: u8, unix_secs: u64, nanos: u32, out: &mut [u8; 32]) -> usize {
+    let mut n = 0usize;
+    let mut push = |b: u8| {
+        if let Some(slot) = out.get_mut(n) {
+            *slot = b;
+            n += 1;
+        }
+    };
     match level {
         0 => {}
         1 => {
             let t = Tai64n::from_unix_micros(unix_secs, nanos / 1000);
-            out.extend_from_slice(&t.label());
-            out.push(b' ');
+            for b in t.label() {
+                push(b);
+            }
+            push(b' ');
         }
         _ => {
             let days = unix_secs / 86_400;
@@ -235,14 +280,19 @@ pub fn stamp(level: u8, unix_secs: u64, nanos: u32, out: &mut Vec<u8>) {
                 (sod % 60, 2, b'.'),
                 (u64::from(nanos / 10_000), 5, b' '),
             ];
+            // Powers of ten by table: a computed divisor would bring in a
+            // division-by-zero panic path.
+            const POW10: [u64; 5] = [10_000, 1_000, 100, 10, 1];
             for (v, width, after) in fields {
-                for k in (0..width).rev() {
-                    out.push(b'0' + ((v / 10u64.pow(k)) % 10) as u8);
+                let skip = POW10.len().saturating_sub(width as usize);
+                for p in POW10.iter().skip(skip) {
+                    push(b'0' + (v.checked_div(*p).unwrap_or(0) % 10) as u8);
                 }
-                out.push(after);
+                push(after);
             }
         }
     }
+    n
 }
 
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
@@ -283,28 +333,23 @@ mod tests {
         assert!(pattern_match(b"", b""));
         assert!(!pattern_match(b"", b"x"));
         assert!(pattern_match(b"*", b"anything"));
-        let pats = vec![
-            Pattern {
-                kind: b'-',
-                pattern: b"*".to_vec(),
-            },
-            Pattern {
-                kind: b'+',
-                pattern: b"a+bc".to_vec(),
-            },
-        ];
-        assert_eq!(select(&pats, b"abc").0, b'+');
-        assert_eq!(select(&pats, b"aaabc").0, b'-');
+        let text = b"-*\n+a+bc\ne*x\n";
+        let cfg = parse_config(text, |_| {});
+        assert_eq!(select(&cfg, text, b"abc"), (b'+', b'E'));
+        assert_eq!(select(&cfg, text, b"aaabc"), (b'-', b'E'));
+        assert_eq!(select(&cfg, text, b"aax"), (b'-', b'e'));
     }
 
     #[test]
     fn config_lines_are_taken_literally() {
-        let (c, w) = parse_config(b"s100k\nn5\nN2\nt2m\n!gzip\npPFX: \n# c\n+a*\nu1.2.3.4:99\n");
+        let text = b"s100k\nn5\nN2\nt2m\n!gzip\npPFX: \n# c\n+a*\nu1.2.3.4:99\n";
+        let mut w = Vec::new();
+        let c = parse_config(text, |x| w.push(x));
         assert_eq!(c.size, 102_400);
         assert_eq!((c.num, c.min, c.time), (5, 2, 120));
-        assert_eq!(c.processor.as_deref(), Some(&b"gzip"[..]));
-        assert_eq!(c.prefix, b"PFX: ");
-        assert_eq!(c.patterns.len(), 1);
+        assert_eq!(c.processor.map(|p| p.of(text)), Some(&b"gzip"[..]));
+        assert_eq!(c.prefix.of(text), b"PFX: ");
+        assert_eq!(c.patterns(text).collect::<Vec<_>>(), [(b'+', &b"a*"[..])]);
         assert_eq!(
             c.udp,
             Some(Udp {
@@ -313,24 +358,27 @@ mod tests {
             })
         );
         assert!(w.is_empty());
-        let (c, w) = parse_config(b"Ubogus\n");
+        let mut w = Vec::new();
+        let c = parse_config(b"Ubogus\n", |x| w.push(x));
         assert!(c.udp_only && c.udp.is_none());
-        assert_eq!(w, [ConfigWarning::Address(b"bogus".to_vec())]);
-        let (c, _) = parse_config(b"t5d\ns0\n");
+        assert_eq!(w, [ConfigWarning::Address(b"bogus")]);
+        let c = parse_config(b"t5d\ns0\n", |_| {});
         assert_eq!((c.time, c.size), (5, 0));
+        // A one-character last line without a newline is not read (runit).
+        let c = parse_config(b"n3\n+", |_| {});
+        assert!(!c.has_patterns && c.num == 3);
     }
 
     #[test]
     fn stamps_have_runits_shapes() {
-        let mut v = Vec::new();
-        stamp(2, 0x6b02_84f8 - 10, 251_790_000, &mut v);
-        assert_eq!(v, b"2026-11-22_06:00:14.25179 ");
-        v.clear();
-        stamp(3, 0x6b02_84f8 - 10, 257_170_000, &mut v);
-        assert_eq!(v, b"2026-11-22T06:00:14.25717 ");
-        v.clear();
-        stamp(1, 0x6b02_84f8 - 10, 0x0ed9_8574, &mut v);
-        assert_eq!(v.len(), 26);
+        let mut v = [0u8; 32];
+        let n = stamp(2, 0x6b02_84f8 - 10, 251_790_000, &mut v);
+        assert_eq!(&v[..n], b"2026-11-22_06:00:14.25179 ");
+        let n = stamp(3, 0x6b02_84f8 - 10, 257_170_000, &mut v);
+        assert_eq!(&v[..n], b"2026-11-22T06:00:14.25717 ");
+        let n = stamp(1, 0x6b02_84f8 - 10, 0x0ed9_8574, &mut v);
+        assert_eq!(n, 26);
         assert!(v.starts_with(b"@400000006b0284f8"));
+        assert_eq!(stamp(0, 1, 2, &mut v), 0);
     }
 }

@@ -26,6 +26,16 @@ impl Fd {
         Ok(Fd(fd))
     }
 
+    /// Opens `path` relative to the directory `dir` (`openat(2)`), with
+    /// `flags | O_CLOEXEC`, creating with `mode`.
+    pub fn open_at(dir: &Fd, path: &CStr, flags: i32, mode: u32) -> Result<Fd, Errno> {
+        // SAFETY: path is a valid NUL-terminated string for the call.
+        let fd = cvt_retry(|| unsafe {
+            libc::openat(dir.0, path.as_ptr(), flags | libc::O_CLOEXEC, mode)
+        })?;
+        Ok(Fd(fd))
+    }
+
     /// One `read(2)`, retried on EINTR.
     pub fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
         // SAFETY: buf is valid writable memory of buf.len() bytes.
@@ -83,6 +93,75 @@ pub fn keep_across_exec(fd: &Fd) -> Result<(), Errno> {
     cvt(unsafe { libc::fcntl(fd.raw(), libc::F_SETFD, 0) }).map(|_| ())
 }
 
+/// A borrowed byte slice laid out as a `struct iovec`, for [`writev`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Piece<'a> {
+    base: *const u8,
+    len: usize,
+    life: core::marker::PhantomData<&'a [u8]>,
+}
+
+impl<'a> Piece<'a> {
+    /// The empty piece (fills unused slots).
+    pub const EMPTY: Piece<'static> = Piece {
+        base: b"".as_ptr(),
+        len: 0,
+        life: core::marker::PhantomData,
+    };
+
+    pub fn new(bytes: &'a [u8]) -> Piece<'a> {
+        Piece {
+            base: bytes.as_ptr(),
+            len: bytes.len(),
+            life: core::marker::PhantomData,
+        }
+    }
+
+    /// The bytes again, with their original lifetime.
+    pub fn bytes(&self) -> &'a [u8] {
+        // SAFETY: base and len came from a &'a [u8] in new().
+        unsafe { core::slice::from_raw_parts(self.base, self.len) }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// One `writev(2)` of `pieces` (at most IOV_MAX), retried on EINTR.
+pub fn writev(fd: RawFd, pieces: &[Piece<'_>]) -> Result<usize, Errno> {
+    let n = libc::c_int::try_from(pieces.len()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: Piece is laid out as struct iovec; the n pieces are readable
+    // for the call.
+    let w = cvt_retry(|| unsafe { libc::writev(fd, pieces.as_ptr().cast(), n) })?;
+    Ok(usize::try_from(w).unwrap_or(0))
+}
+
+/// Reads a whole file into a [`Table`](crate::mem::Table) (no allocator).
+pub fn read_file_table(path: &CStr) -> Result<crate::mem::Table<u8>, Errno> {
+    let fd = Fd::open(path, libc::O_RDONLY, 0)?;
+    let first = usize::try_from(fd.size()?).unwrap_or(0).saturating_add(1);
+    let mut buf = crate::mem::Table::filled(first.max(64), 0u8)?;
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            let more = buf.len().saturating_mul(2);
+            buf.resize(more, 0)?;
+        }
+        let n = fd.read(buf.get_mut(len..).unwrap_or(&mut []))?;
+        if n == 0 {
+            buf.resize(len, 0)?;
+            return Ok(buf);
+        }
+        len += n;
+    }
+}
+
 /// Reads a whole file (following symlinks).
 pub fn read_file(path: &CStr) -> Result<Vec<u8>, Errno> {
     let fd = Fd::open(path, libc::O_RDONLY, 0)?;
@@ -134,6 +213,24 @@ impl Fd {
 
 impl Fd {
     /// `fsync(2)`.
+    /// Starts writing `len` bytes at `off` back to disk without waiting
+    /// (`sync_file_range(2)`, SYNC_FILE_RANGE_WRITE); errors are left to
+    /// the fsync that follows.
+    pub fn start_writeback(&self, off: u64, len: u64) {
+        let (off, len) = (
+            i64::try_from(off).unwrap_or(i64::MAX),
+            i64::try_from(len).unwrap_or(0),
+        );
+        // SAFETY: plain syscall on a descriptor we own.
+        unsafe { libc::sync_file_range(self.0, off, len, libc::SYNC_FILE_RANGE_WRITE) };
+    }
+
+    /// `fchmod(2)`.
+    pub fn chmod(&self, mode: u32) -> Result<(), Errno> {
+        // SAFETY: plain syscall on a descriptor we own.
+        cvt(unsafe { libc::fchmod(self.0, mode) }).map(|_| ())
+    }
+
     pub fn sync(&self) -> Result<(), Errno> {
         // SAFETY: plain syscall on a descriptor we own.
         cvt_retry(|| unsafe { libc::fsync(self.0) }).map(|_| ())

@@ -168,6 +168,73 @@ pub fn list_dir(path: &CStr) -> Result<Vec<Vec<u8>>, ListError> {
     result.map(|()| names)
 }
 
+/// `renameat(2)` within the directory `dir`.
+pub fn rename_at(dir: &Fd, from: &CStr, to: &CStr) -> Result<(), Errno> {
+    // SAFETY: both paths are NUL-terminated.
+    cvt(unsafe { libc::renameat(dir.raw(), from.as_ptr(), dir.raw(), to.as_ptr()) }).map(|_| ())
+}
+
+/// `unlinkat(2)` of a file in the directory `dir`.
+pub fn unlink_at(dir: &Fd, path: &CStr) -> Result<(), Errno> {
+    // SAFETY: path is NUL-terminated.
+    cvt(unsafe { libc::unlinkat(dir.raw(), path.as_ptr(), 0) }).map(|_| ())
+}
+
+/// `fstatat(2)` in the directory `dir`, following symlinks.
+pub fn stat_at(dir: &Fd, path: &CStr) -> Result<Meta, Errno> {
+    // SAFETY: an all-zero stat is a valid value to be overwritten.
+    let mut st: libc::stat = unsafe { core::mem::zeroed() };
+    // SAFETY: path is NUL-terminated, st is valid writable memory.
+    cvt_retry(|| unsafe { libc::fstatat(dir.raw(), path.as_ptr(), &mut st, 0) })?;
+    Ok(meta(&st))
+}
+
+/// `fchmodat(2)` in the directory `dir`.
+pub fn chmod_at(dir: &Fd, path: &CStr, mode: u32) -> Result<(), Errno> {
+    // SAFETY: path is NUL-terminated.
+    cvt(unsafe { libc::fchmodat(dir.raw(), path.as_ptr(), mode, 0) }).map(|_| ())
+}
+
+/// Calls `f` with each entry name of the directory `dir` (`.` and `..`
+/// included, in directory order). Reads with getdents64 into a stack
+/// buffer: nothing is allocated, not even by libc.
+pub fn each_entry(dir: &Fd, mut f: impl FnMut(&[u8])) -> Result<(), ListError> {
+    let own =
+        Fd::open_at(dir, c".", libc::O_RDONLY | libc::O_DIRECTORY, 0).map_err(ListError::Open)?;
+    let mut buf = [0u8; 2048];
+    loop {
+        // SAFETY: buf is writable for its length; the kernel fills it
+        // with whole linux_dirent64 records.
+        let n =
+            unsafe { libc::syscall(libc::SYS_getdents64, own.raw(), buf.as_mut_ptr(), buf.len()) };
+        let Ok(n) = usize::try_from(n) else {
+            let e = Errno::last();
+            if e.0 == libc::EINTR {
+                continue;
+            }
+            return Err(ListError::Read(e));
+        };
+        if n == 0 {
+            return Ok(());
+        }
+        // Records: d_ino u64, d_off i64, d_reclen u16, d_type u8, d_name.
+        let mut at = 0;
+        while let Some(rec) = buf.get(at..n) {
+            let len = match rec.get(16..18) {
+                Some(&[lo, hi]) => usize::from(u16::from_ne_bytes([lo, hi])),
+                _ => break,
+            };
+            if len == 0 {
+                break;
+            }
+            let name = rec.get(19..len.min(rec.len())).unwrap_or(&[]);
+            let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+            f(name.get(..end).unwrap_or(&[]));
+            at += len;
+        }
+    }
+}
+
 /// `symlink(2)`: creates `link` pointing at `target` (stored as given).
 pub fn symlink(target: &CStr, link: &CStr) -> Result<(), Errno> {
     // SAFETY: both paths are NUL-terminated.

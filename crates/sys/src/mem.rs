@@ -1,6 +1,121 @@
-//! Byte search for hot loops (svlogd's line splitting): eight bytes at a
-//! time with the classic "has a zero byte" test (musl's `memchr` costs
-//! about three times as many instructions per byte).
+//! Memory without Rust's allocator: byte search for hot loops (svlogd's
+//! line splitting) and [`Table`], a fixed-length array in its own
+//! anonymous mapping. A program that allocates only through [`Table`]
+//! links none of std's allocation-failure and panic machinery (svlogd, like
+//! runsv, stays a small static binary).
+
+use crate::errno::Errno;
+use core::ptr::NonNull;
+
+/// `n` values of `T` in an anonymous private mapping (no mapping for an
+/// empty table). Dereferences to a slice; unmapped on drop.
+pub struct Table<T> {
+    ptr: NonNull<T>,
+    len: usize,
+    /// Bytes mapped (0 when nothing is).
+    mapped: usize,
+}
+
+fn map_bytes(bytes: usize) -> Result<*mut u8, Errno> {
+    // SAFETY: a fresh anonymous private mapping; no existing memory involved.
+    let p = unsafe {
+        libc::mmap(
+            core::ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        Err(Errno::last())
+    } else {
+        Ok(p.cast())
+    }
+}
+
+impl<T> Table<T> {
+    /// A table of `n` values made by `f(index)`.
+    pub fn from_fn(n: usize, mut f: impl FnMut(usize) -> T) -> Result<Table<T>, Errno> {
+        let bytes = n
+            .checked_mul(core::mem::size_of::<T>())
+            .ok_or(Errno(libc::ENOMEM))?;
+        if bytes == 0 {
+            return Ok(Table {
+                ptr: NonNull::dangling(),
+                len: n,
+                mapped: 0,
+            });
+        }
+        let base = map_bytes(bytes)?.cast::<T>();
+        for i in 0..n {
+            // SAFETY: i < n, inside the fresh mapping, which is page-aligned
+            // (so aligned for T); each slot is written exactly once.
+            unsafe { base.add(i).write(f(i)) };
+        }
+        Ok(Table {
+            // SAFETY: mmap never returns NULL on success.
+            ptr: unsafe { NonNull::new_unchecked(base) },
+            len: n,
+            mapped: bytes,
+        })
+    }
+}
+
+impl<T: Copy> Table<T> {
+    /// A table of `n` copies of `v`.
+    pub fn filled(n: usize, v: T) -> Result<Table<T>, Errno> {
+        Table::from_fn(n, |_| v)
+    }
+
+    /// Makes the table `n` long (new slots hold `v`), keeping the contents.
+    pub fn resize(&mut self, n: usize, v: T) -> Result<(), Errno> {
+        if n <= self.len {
+            self.len = n;
+            return Ok(());
+        }
+        let mut bigger = Table::filled(n, v)?;
+        for (to, from) in bigger.iter_mut().zip(self.iter()) {
+            *to = *from;
+        }
+        *self = bigger;
+        Ok(())
+    }
+}
+
+impl<T> core::ops::Deref for Table<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        // SAFETY: ptr holds len initialised values (or is dangling with a
+        // zero-byte extent), owned by self.
+        unsafe { core::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<T> core::ops::DerefMut for Table<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        // SAFETY: as for deref, and &mut self makes the access unique.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<T> Drop for Table<T> {
+    fn drop(&mut self) {
+        // SAFETY: the len values are initialised and dropped once; the
+        // mapping is ours and unmapped once. (A shortened Copy table holds
+        // no values needing drop past len.)
+        unsafe {
+            core::ptr::drop_in_place(core::ptr::slice_from_raw_parts_mut(
+                self.ptr.as_ptr(),
+                self.len,
+            ));
+            if self.mapped > 0 {
+                libc::munmap(self.ptr.as_ptr().cast(), self.mapped);
+            }
+        }
+    }
+}
 
 /// Index of the first `byte` in `hay`.
 #[inline]

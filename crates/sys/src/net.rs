@@ -13,8 +13,9 @@ pub enum UdpError {
     Send,
 }
 
-/// Sends one datagram to `addr:port` (IPv4).
-pub fn send_udp(addr: [u8; 4], port: u16, data: &[u8]) -> Result<(), UdpError> {
+/// Sends one datagram, the concatenated `pieces` (at most 8), to
+/// `addr:port` (IPv4).
+pub fn send_udp(addr: [u8; 4], port: u16, pieces: &[&[u8]]) -> Result<(), UdpError> {
     // SAFETY: plain syscall; the descriptor is owned by Fd below.
     let fd = cvt(unsafe {
         libc::socket(
@@ -33,18 +34,23 @@ pub fn send_udp(addr: [u8; 4], port: u16, data: &[u8]) -> Result<(), UdpError> {
         },
         sin_zero: [0; 8],
     };
-    // SAFETY: data and sa are valid for the call; the length matches sa.
-    let n = unsafe {
-        libc::sendto(
-            sock.raw(),
-            data.as_ptr().cast(),
-            data.len(),
-            0,
-            (&sa as *const libc::sockaddr_in).cast(),
-            core::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        )
-    };
-    if usize::try_from(n).ok() == Some(data.len()) {
+    let mut iov = [std::io::IoSlice::new(&[]); 8];
+    let mut total = 0;
+    for (slot, p) in iov.iter_mut().zip(pieces) {
+        *slot = std::io::IoSlice::new(p);
+        total += p.len();
+    }
+    let count = pieces.len().min(iov.len());
+    // SAFETY: an all-zero msghdr is valid; the fields set below point to
+    // sa and iov, which outlive the call.
+    let mut mh: libc::msghdr = unsafe { core::mem::zeroed() };
+    mh.msg_name = (&sa as *const libc::sockaddr_in).cast_mut().cast();
+    mh.msg_namelen = core::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    mh.msg_iov = iov.as_ptr().cast_mut().cast();
+    mh.msg_iovlen = count as _;
+    // SAFETY: mh describes valid memory for the call (IoSlice is an iovec).
+    let n = unsafe { libc::sendmsg(sock.raw(), &mh, 0) };
+    if usize::try_from(n).ok() == Some(total) {
         Ok(())
     } else {
         Err(UdpError::Send)

@@ -3,7 +3,6 @@
 //! calls (sigaction, dup2, chdir, execve, write, _exit) and touches no heap.
 
 use crate::errno::{cvt, Errno};
-use crate::msg::line2;
 use std::ffi::{c_char, CStr, CString};
 use std::os::fd::RawFd;
 
@@ -27,8 +26,9 @@ pub struct SpawnPlan<'a> {
     pub open_files: &'a [(i32, &'a CStr, i32, u32, &'a [u8])],
     /// NUL-pointer-terminated argv.
     pub argv: &'a [*const c_char],
-    /// Directory to change into first.
+    /// Directory to change into first, by path or by descriptor.
     pub chdir: Option<&'a CStr>,
+    pub fchdir: Option<RawFd>,
     /// Descriptor to put on stdin / stdout.
     pub stdin: Option<RawFd>,
     pub stdout: Option<RawFd>,
@@ -37,6 +37,9 @@ pub struct SpawnPlan<'a> {
     /// Child-side messages (without `: ERR`), written after `msg_prefix`
     /// on failure before `_exit(111)`.
     pub msg_prefix: &'a [&'a [u8]],
+    /// Pieces written after each child-side message (svlogd: the log
+    /// directory's name).
+    pub msg_suffix: &'a [&'a [u8]],
     pub on_chdir_fail: &'a [u8],
     pub on_dup_fail: &'a [u8],
     pub on_exec_fail: &'a [u8],
@@ -62,10 +65,12 @@ impl<'a> SpawnPlan<'a> {
             open_files: &[],
             argv,
             chdir: None,
+            fchdir: None,
             stdin: None,
             stdout: None,
             reset_signals: &[],
             msg_prefix: &[],
+            msg_suffix: &[],
             on_chdir_fail: b"",
             on_dup_fail: b"",
             on_exec_fail: b"",
@@ -80,10 +85,10 @@ extern "C" {
     static environ: *const *const c_char;
 }
 
-fn child_fail(prefix: &[&[u8]], msg: &[u8], e: Errno, code: i32) -> ! {
-    line2(prefix, &[msg], Some(e));
+fn child_fail(plan: &SpawnPlan<'_>, msg: &[u8], e: Errno) -> ! {
+    crate::msg::lines_of(&[plan.msg_prefix, &[msg], plan.msg_suffix], Some(e));
     // SAFETY: _exit is async-signal-safe and never returns.
-    unsafe { libc::_exit(code) }
+    unsafe { libc::_exit(plan.fail_code) }
 }
 
 /// Forks and execs `plan`; returns the child's pid.
@@ -106,21 +111,19 @@ pub fn spawn(plan: &SpawnPlan<'_>) -> Result<u32, Errno> {
             libc::sigprocmask(libc::SIG_UNBLOCK, &set, core::ptr::null_mut());
             if let Some(fd) = plan.stdin {
                 if libc::dup2(fd, 0) == -1 {
-                    child_fail(
-                        plan.msg_prefix,
-                        plan.on_dup_fail,
-                        Errno::last(),
-                        plan.fail_code,
-                    );
+                    child_fail(plan, plan.on_dup_fail, Errno::last());
                 }
             }
             if let Some(fd) = plan.stdout {
                 if libc::dup2(fd, 1) == -1 {
                     let e = Errno::last();
                     if plan.dup_fail_is_warning {
-                        line2(plan.msg_prefix, &[plan.on_dup_fail], Some(e));
+                        crate::msg::lines_of(
+                            &[plan.msg_prefix, &[plan.on_dup_fail], plan.msg_suffix],
+                            Some(e),
+                        );
                     } else {
-                        child_fail(plan.msg_prefix, plan.on_dup_fail, e, plan.fail_code);
+                        child_fail(plan, plan.on_dup_fail, e);
                     }
                 }
             }
@@ -129,12 +132,12 @@ pub fn spawn(plan: &SpawnPlan<'_>) -> Result<u32, Errno> {
             }
             if let Some(dir) = plan.chdir {
                 if libc::chdir(dir.as_ptr()) == -1 {
-                    child_fail(
-                        plan.msg_prefix,
-                        plan.on_chdir_fail,
-                        Errno::last(),
-                        plan.fail_code,
-                    );
+                    child_fail(plan, plan.on_chdir_fail, Errno::last());
+                }
+            }
+            if let Some(fd) = plan.fchdir {
+                if libc::fchdir(fd) == -1 {
+                    child_fail(plan, plan.on_chdir_fail, Errno::last());
                 }
             }
             if plan.setsid {
@@ -155,16 +158,11 @@ pub fn spawn(plan: &SpawnPlan<'_>) -> Result<u32, Errno> {
             for &(target, path, flags, mode, fail) in plan.open_files {
                 let fd = libc::open(path.as_ptr(), flags, mode);
                 if fd == -1 {
-                    child_fail(plan.msg_prefix, fail, Errno::last(), plan.fail_code);
+                    child_fail(plan, fail, Errno::last());
                 }
                 if fd != target {
                     if libc::dup2(fd, target) == -1 {
-                        child_fail(
-                            plan.msg_prefix,
-                            plan.on_dup_fail,
-                            Errno::last(),
-                            plan.fail_code,
-                        );
+                        child_fail(plan, plan.on_dup_fail, Errno::last());
                     }
                     libc::close(fd);
                 }
@@ -174,15 +172,10 @@ pub fn spawn(plan: &SpawnPlan<'_>) -> Result<u32, Errno> {
             }
             if plan.search.is_empty() {
                 libc::execve(plan.path.as_ptr(), plan.argv.as_ptr(), environ);
-                child_fail(
-                    plan.msg_prefix,
-                    plan.on_exec_fail,
-                    Errno::last(),
-                    plan.fail_code,
-                );
+                child_fail(plan, plan.on_exec_fail, Errno::last());
             }
             let e = exec_candidates(plan.search, plan.argv.as_ptr(), environ);
-            child_fail(plan.msg_prefix, plan.on_exec_fail, e, plan.fail_code);
+            child_fail(plan, plan.on_exec_fail, e);
         }
     }
     Ok(u32::try_from(pid).unwrap_or(0))
