@@ -28,8 +28,10 @@ use runit_sys::mem::{find_byte, Table};
 use runit_sys::msg::{fmt_i64, line, line2};
 use runit_sys::net::UdpError;
 use runit_sys::process::{self, Args, SpawnPlan};
+use runit_sys::worker::Worker;
 use runit_sys::{c, clock, lock, Errno, Fd};
 use std::ffi::CStr;
+use std::os::fd::RawFd;
 
 const EXIT_FATAL: i32 = 111;
 const VERSION: &str = "$Id: 75895b2a099dd6ab02e9bcf480ae86011f9fc234 $";
@@ -37,10 +39,7 @@ const PAUSE_MS: u64 = 3000;
 /// The input buffer: a partial line (shorter than `-l`) and the next read.
 const INPUT: usize = 32 * 1024;
 /// Pieces gathered per writev: two per line (stamp+prefix, line).
-const IOV: usize = 1024;
-/// `current` is handed to the kernel's writeback in steps of this size, so
-/// the fsync at rotation finds little left to write.
-const WRITEBACK: u64 = 128 * 1024;
+const IOV: usize = 768;
 /// runit never sleeps longer than this while waiting for input.
 const MAX_WAIT_MS: u64 = 2744 * 1000;
 /// `@` + 24 hex digits + `.` + suffix: the names of rotated files.
@@ -183,6 +182,7 @@ pub fn main(args: Args) -> i32 {
         selfpipe,
         dirs,
         texts,
+        bg: Bg::NotYet,
     };
     if !s.open_all() {
         line(&[b"svlogd: fatal: no functional log directories."], None);
@@ -220,8 +220,6 @@ struct Dir {
     /// Bytes gathered for `current` and not yet written, in `nq` pieces.
     queued: u64,
     nq: usize,
-    /// Bytes of `current` already handed to writeback.
-    started: u64,
     cfg: Config,
     /// Monotonic ms of the next time-based rotation.
     deadline: Option<u64>,
@@ -241,7 +239,6 @@ impl Dir {
             size: 0,
             queued: 0,
             nq: 0,
-            started: 0,
             cfg: Config::default(),
             deadline: None,
             processor: None,
@@ -284,6 +281,7 @@ struct Svlogd {
     selfpipe: SelfPipe,
     dirs: Table<Dir>,
     texts: Table<Text>,
+    bg: Bg,
 }
 
 /// A fresh `@<tai64n>.SUFFIX` name (NUL-terminated) that does not exist
@@ -398,7 +396,7 @@ impl Svlogd {
                         while let Err(e) = fs::rename(c"current", as_cstr(&u)) {
                             pause(&[b"unable to rename current: ", name], Some(e));
                         }
-                        prune(d, Some(&u), verbose);
+                        prune(dfd, d.cfg.num, name, Some(&u), verbose);
                     }
                 } else {
                     fresh = false;
@@ -423,7 +421,6 @@ impl Svlogd {
         };
         let _ = cur.chmod(0o644);
         d.size = cur.size().unwrap_or(0);
-        d.started = d.size;
         d.queued = 0;
         d.nq = 0;
         d.streaming = false;
@@ -541,13 +538,15 @@ impl Svlogd {
         let carry_ts_len = input.carry_ts_len;
         let mut tail: Option<usize> = None;
         {
-            let Svlogd { o, dirs, texts, .. } = self;
+            let Svlogd {
+                o, dirs, texts, bg, ..
+            } = self;
             let texts: &[Text] = texts;
             let data = input.buf.get(..total).unwrap_or(&[]);
             let ts = ts.get(..ts_len).unwrap_or(&[]);
             let carry_stamp = carry_ts.get(..carry_ts_len).unwrap_or(&[]);
             let mut slots = [Piece::EMPTY; IOV];
-            let mut out = Out::new(&mut slots, dirs.len());
+            let mut out = Out::new(&mut slots, dirs.len(), bg);
             let mut pos = 0;
             if input.streaming {
                 let (piece, end) = match find_byte(data, b'\n') {
@@ -562,13 +561,12 @@ impl Svlogd {
                 let stamp = if pos == 0 && carried { carry_stamp } else { ts };
                 match find_byte(rest, b'\n') {
                     Some(nl) => {
-                        let raw = rest.get(..nl).unwrap_or(rest);
-                        let newline = rest.get(nl..=nl).unwrap_or(b"\n");
-                        dispatch(o, dirs, texts, &mut out, stamp, raw, newline);
+                        let whole = rest.get(..=nl).unwrap_or(rest);
+                        dispatch(o, dirs, texts, &mut out, stamp, whole, Ending::InLine);
                         pos += nl + 1;
                     }
                     None if rest.len() >= len => {
-                        dispatch(o, dirs, texts, &mut out, stamp, rest, b"");
+                        dispatch(o, dirs, texts, &mut out, stamp, rest, Ending::Later);
                         input.streaming = true;
                         pos = total;
                     }
@@ -578,7 +576,7 @@ impl Svlogd {
                     }
                 }
             }
-            flush_all(dirs, &out);
+            flush_all(dirs, &mut out);
         }
         match tail {
             Some(p) => {
@@ -600,18 +598,20 @@ impl Svlogd {
         let carry = input.carry;
         let stamp_len = input.carry_ts_len;
         {
-            let Svlogd { o, dirs, texts, .. } = self;
+            let Svlogd {
+                o, dirs, texts, bg, ..
+            } = self;
             let texts: &[Text] = texts;
             let data = input.buf.get(..carry).unwrap_or(&[]);
             let ts = input.carry_ts.get(..stamp_len).unwrap_or(&[]);
             let mut slots = [Piece::EMPTY; IOV];
-            let mut out = Out::new(&mut slots, dirs.len());
+            let mut out = Out::new(&mut slots, dirs.len(), bg);
             if input.streaming {
                 continue_streamed(o, dirs, texts, &mut out, b"\n", true);
             } else if carry > 0 {
-                dispatch(o, dirs, texts, &mut out, ts, data, b"\n");
+                dispatch(o, dirs, texts, &mut out, ts, data, Ending::Added);
             }
-            flush_all(dirs, &out);
+            flush_all(dirs, &mut out);
         }
         input.carry = 0;
         input.streaming = false;
@@ -635,7 +635,12 @@ impl Svlogd {
     /// Rotation outside a chunk (ALRM, time): nothing is gathered then.
     fn rotate_now(&mut self, i: usize) {
         if let (Some(d), Some(text)) = (self.dirs.get_mut(i), self.texts.get(i)) {
-            rotate(d, text.as_deref().unwrap_or(&[]), self.o.verbose);
+            rotate(
+                d,
+                text.as_deref().unwrap_or(&[]),
+                self.o.verbose,
+                &mut self.bg,
+            );
         }
     }
 
@@ -654,6 +659,7 @@ impl Svlogd {
     /// running processor is waited for; on HUP it is forgotten, as runit
     /// does (its `.u` stays and its `.t` goes at the next rotation).
     fn close_all(&mut self, wait: bool) {
+        self.bg.wait_idle();
         for i in 0..self.dirs.len() {
             let v = self.o.verbose;
             let (Some(d), Some(text)) = (self.dirs.get_mut(i), self.texts.get(i)) else {
@@ -679,36 +685,52 @@ impl Svlogd {
     }
 }
 
-/// One line to every directory: `raw` is its text (its first `len`
-/// characters already replaced), `end` its newline, or empty when the line
-/// is longer than `len` and goes on (the rest follows through
-/// [`continue_streamed`]). Selection sees the first `len` characters;
-/// stderr and UDP get those plus `...` when cut; the log gets everything.
+/// How the text given to [`dispatch`] ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// With its newline (kept in the same piece).
+    InLine,
+    /// Without one; a newline is added (end of input, TERM).
+    Added,
+    /// The line is `len` characters or longer and goes on: the rest
+    /// follows through [`continue_streamed`].
+    Later,
+}
+
+/// One line to every directory: `text` is the line (its first `len`
+/// characters already replaced) as `ending` says. Selection sees the
+/// first `len` characters; stderr and UDP get those plus `...` when cut;
+/// the log gets everything.
 fn dispatch<'b>(
     o: &Options,
     dirs: &mut [Dir],
     texts: &'b [Text],
     out: &mut Out<'_, 'b>,
     ts: &'b [u8],
-    raw: &'b [u8],
-    end: &'b [u8],
+    text: &'b [u8],
+    ending: Ending,
 ) {
+    let raw = match ending {
+        Ending::InLine => text.get(..text.len().saturating_sub(1)).unwrap_or(text),
+        Ending::Added | Ending::Later => text,
+    };
+    let end: &'static [u8] = if ending == Ending::Added { b"\n" } else { b"" };
     let cut = raw.len().min(o.len);
     let head = raw.get(..cut).unwrap_or(raw);
     // A line of exactly `len` characters also gets the dots (runit).
     let dots: &'static [u8] = if raw.len() >= o.len { b"..." } else { b"" };
-    let complete = !end.is_empty();
-    for (i, (d, text)) in dirs.iter_mut().zip(texts).enumerate() {
+    let complete = ending != Ending::Later;
+    for (i, (d, cfg_text)) in dirs.iter_mut().zip(texts).enumerate() {
         if !d.usable() {
             continue;
         }
-        let text: &'b [u8] = text.as_deref().unwrap_or(&[]);
+        let cfg_text: &'b [u8] = cfg_text.as_deref().unwrap_or(&[]);
         let (log, err) = if d.cfg.has_patterns {
-            select(&d.cfg, text, head)
+            select(&d.cfg, cfg_text, head)
         } else {
             (b'+', b'E')
         };
-        let prefix = d.cfg.prefix.of(text);
+        let prefix = d.cfg.prefix.of(cfg_text);
         if err == b'e' {
             let line = [ts, prefix, head, dots, b"\n"].map(Piece::new);
             let _ = fd::writev(2, &line);
@@ -721,7 +743,7 @@ fn dispatch<'b>(
                 Err(UdpError::Socket(_)) => emit(
                     o,
                     d,
-                    text,
+                    cfg_text,
                     out,
                     i,
                     &[
@@ -736,7 +758,7 @@ fn dispatch<'b>(
                 Err(UdpError::Send) => emit(
                     o,
                     d,
-                    text,
+                    cfg_text,
                     out,
                     i,
                     &[
@@ -753,7 +775,7 @@ fn dispatch<'b>(
             }
         }
         if !d.cfg.udp_only {
-            emit(o, d, text, out, i, &[ts, prefix, raw, end], complete);
+            emit(o, d, cfg_text, out, i, &[ts, prefix, text, end], complete);
             d.streaming = !complete;
         }
     }
@@ -801,7 +823,7 @@ fn emit<'b>(
             let v = d.size + d.queued;
             if s > 0 && v >= s {
                 flush(d, out, i);
-                rotate(d, text, o.verbose);
+                rotate(d, text, o.verbose, out.bg);
                 continue;
             }
             let room = if s > 0 {
@@ -818,7 +840,7 @@ fn emit<'b>(
                 d.queued += now.len() as u64;
             } else {
                 // No slots of its own (more directories than slots).
-                write_all(d, &[Piece::new(now)]);
+                write_all(d, &[Piece::new(now)], out.bg);
             }
             p = later;
         }
@@ -827,39 +849,48 @@ fn emit<'b>(
     let soft = s.checked_sub(o.len as u64);
     if record_end && s > 0 && soft.is_some_and(|soft| v >= soft) {
         flush(d, out, i);
-        rotate(d, text, o.verbose);
+        rotate(d, text, o.verbose, out.bg);
     }
 }
 
-fn flush_all(dirs: &mut [Dir], out: &Out<'_, '_>) {
+fn flush_all(dirs: &mut [Dir], out: &mut Out<'_, '_>) {
     for (i, d) in dirs.iter_mut().enumerate() {
         flush(d, out, i);
     }
 }
 
-/// Writes a directory's gathered pieces, never losing them (SPEC §8.10),
-/// and hands full steps of `current` to writeback when it rotates.
-fn flush(d: &mut Dir, out: &Out<'_, '_>, i: usize) {
+/// Writes a directory's gathered pieces, never losing them (SPEC §8.10).
+fn flush(d: &mut Dir, out: &mut Out<'_, '_>, i: usize) {
     if d.nq == 0 {
         return;
     }
     let nq = d.nq;
     d.nq = 0;
     d.queued = 0;
-    write_all(d, out.slots(i, nq));
-    if d.size.saturating_sub(d.started) >= WRITEBACK && (d.cfg.size > 0 || d.cfg.time > 0) {
-        if let Some(cur) = &d.current {
-            cur.start_writeback(d.started, d.size - d.started);
-        }
-        d.started = d.size;
-    }
+    let start = i * out.per;
+    let pieces = out.slots.get(start..start + nq.min(out.per)).unwrap_or(&[]);
+    write_all(d, pieces, out.bg);
 }
 
 /// SPEC §8.7: only a non-empty `current` is rotated. Nothing of this
 /// directory is gathered when this runs; `text` is its config text.
-fn rotate(d: &mut Dir, text: &[u8], verbose: bool) {
+///
+/// Without a processor, the waiting half goes to the worker thread: the
+/// old `current` is renamed to `@X.u` (runit's name for a file that may be
+/// incomplete), a new `current` is opened at once, and the worker fsyncs
+/// the old file, sets mode 0744, renames it to `@X.s` and prunes, while
+/// input keeps flowing. A file named `.s` is thus always complete on disk,
+/// as with runit; the next rotation, a full disk, HUP and exit wait for
+/// the worker first.
+fn rotate(d: &mut Dir, text: &[u8], verbose: bool, bg: &mut Bg) {
     if d.size == 0 || !d.usable() {
         return;
+    }
+    bg.wait_idle();
+    if d.cfg.processor.is_none() {
+        if let Some(w) = bg.get() {
+            return rotate_in_background(d, verbose, w);
+        }
     }
     wait_processor(d, text, verbose);
     let Some(dfd) = &d.fd else { return };
@@ -882,19 +913,139 @@ fn rotate(d: &mut Dir, text: &[u8], verbose: bool) {
     while let Err(e) = fs::rename_at(dfd, c"current", as_cstr(&new)) {
         pause(&[b"unable to rename current: ", name], Some(e));
     }
+    say_renamed(d, &new, verbose);
+    open_new_current(d);
+    let Some(dfd) = &d.fd else { return };
+    prune(dfd, d.cfg.num, name, Some(&new), verbose);
+    if suffix == b'u' {
+        let mut stem = [0u8; 25];
+        for (slot, b) in stem.iter_mut().zip(new.iter()) {
+            *slot = *b;
+        }
+        start_processor(d, text, stem, verbose);
+    }
+}
+
+/// The main thread's half of a rotation without processor (see [`rotate`]).
+fn rotate_in_background(d: &mut Dir, verbose: bool, w: &mut Worker<Finish>) {
+    let Some(dfd) = &d.fd else { return };
+    let name = d.name();
+    // Both names of this rotation must be free.
+    let stem = loop {
+        let s = fresh_name(dfd, b's');
+        let mut stem = [0u8; 25];
+        for (slot, b) in stem.iter_mut().zip(s.iter()) {
+            *slot = *b;
+        }
+        if fs::stat_at(dfd, as_cstr(&stem_name(&stem, b".u"))).is_err() {
+            break stem;
+        }
+    };
+    let (u, s) = (stem_name(&stem, b".u"), stem_name(&stem, b".s"));
+    let Some(old) = d.current.take() else { return };
+    while let Err(e) = fs::rename_at(dfd, c"current", as_cstr(&u)) {
+        pause(&[b"unable to rename current: ", name], Some(e));
+    }
+    say_renamed(d, &s, verbose);
+    let job = Finish {
+        dir: dfd.raw(),
+        old: old.raw(),
+        stem,
+        num: d.cfg.num,
+        verbose,
+        name,
+    };
+    open_new_current(d);
+    // The worker owns the old descriptor from here on.
+    core::mem::forget(old);
+    if w.send(job).is_err() {
+        finish_rotation(job);
+    }
+}
+
+/// What the worker does for [`rotate_in_background`].
+#[derive(Clone, Copy)]
+struct Finish {
+    /// The log directory (owned by the main thread, which waits for the
+    /// worker before closing it).
+    dir: RawFd,
+    /// The old `current`, now `@STEM.u` (owned by the job).
+    old: RawFd,
+    stem: [u8; 25],
+    num: u64,
+    verbose: bool,
+    name: &'static [u8],
+}
+
+/// The worker's half of a rotation: fsync, mode 0744, `.u` to `.s`, prune.
+fn finish_rotation(job: Finish) {
+    let old = Fd::from_raw(job.old);
+    let dir = core::mem::ManuallyDrop::new(Fd::from_raw(job.dir));
+    let name = job.name;
+    while let Err(e) = old.sync() {
+        pause(&[b"unable to fsync current logfile: ", name], Some(e));
+    }
+    while let Err(e) = old.chmod(0o744) {
+        pause(&[b"unable to set mode of current: ", name], Some(e));
+    }
+    drop(old);
+    let s = stem_name(&job.stem, b".s");
+    let u = stem_name(&job.stem, b".u");
+    while let Err(e) = fs::rename_at(&dir, as_cstr(&u), as_cstr(&s)) {
+        pause(&[b"unable to rename current: ", name], Some(e));
+    }
+    prune(&dir, job.num, name, Some(&s), job.verbose);
+}
+
+/// The rotation worker, started at the first rotation that can use it.
+enum Bg {
+    NotYet,
+    Running(Worker<Finish>),
+    /// No thread could be made: rotations stay in the main thread.
+    Unavailable,
+}
+
+impl Bg {
+    fn get(&mut self) -> Option<&mut Worker<Finish>> {
+        if let Bg::NotYet = self {
+            *self = match Worker::start(finish_rotation) {
+                Ok(w) => Bg::Running(w),
+                Err(_) => Bg::Unavailable,
+            };
+        }
+        match self {
+            Bg::Running(w) => Some(w),
+            _ => None,
+        }
+    }
+
+    fn wait_idle(&mut self) {
+        if let Bg::Running(w) = self {
+            w.wait_idle();
+        }
+    }
+}
+
+/// `-v`: `rename: DIR/current NEW SIZE`.
+fn say_renamed(d: &Dir, new: &[u8; OLD_LEN + 1], verbose: bool) {
     let mut size = [0u8; 24];
     let size_len = fmt_i64(i64::try_from(d.size).unwrap_or(i64::MAX), &mut size);
     info(
         verbose,
         &[
             b"rename: ",
-            name,
+            d.name(),
             b"/current ",
-            as_cstr(&new).to_bytes(),
+            as_cstr(new).to_bytes(),
             b" ",
             size.get(..size_len).unwrap_or(&[]),
         ],
     );
+}
+
+/// A new, empty `current` after a rotation (pausing until it can be made).
+fn open_new_current(d: &mut Dir) {
+    let Some(dfd) = &d.fd else { return };
     let cur = loop {
         match Fd::open_at(
             dfd,
@@ -903,21 +1054,12 @@ fn rotate(d: &mut Dir, text: &[u8], verbose: bool) {
             0o644,
         ) {
             Ok(f) => break f,
-            Err(e) => pause(&[b"unable to create new current: ", name], Some(e)),
+            Err(e) => pause(&[b"unable to create new current: ", d.name()], Some(e)),
         }
     };
     let _ = cur.chmod(0o644);
     d.current = Some(cur);
     d.size = 0;
-    d.started = 0;
-    prune(d, Some(&new), verbose);
-    if suffix == b'u' {
-        let mut stem = [0u8; 25];
-        for (slot, b) in stem.iter_mut().zip(new.iter()) {
-            *slot = *b;
-        }
-        start_processor(d, text, stem, verbose);
-    }
 }
 
 /// Blocks until the directory's processor has succeeded.
@@ -1024,7 +1166,7 @@ fn replace_heads(data: &mut [u8], streaming: bool, len: usize, r: u8, extra: &[u
 
 /// Writes `pieces` to the directory's `current` completely, pausing and
 /// retrying on errors (SPEC §8.10; full disk with N < n deletes old files).
-fn write_all(d: &mut Dir, pieces: &[Piece<'_>]) {
+fn write_all(d: &mut Dir, pieces: &[Piece<'_>], bg: &mut Bg) {
     let mut first = 0;
     let mut head: Option<Piece<'_>> = None;
     let mut batch = [Piece::EMPTY; 1];
@@ -1061,6 +1203,7 @@ fn write_all(d: &mut Dir, pieces: &[Piece<'_>]) {
                 }
             }
             Err(Errno(c::ENOSPC)) if d.cfg.min < d.cfg.num => {
+                bg.wait_idle();
                 if !delete_for_space(d) {
                     pause(
                         &[b"unable to write to current: ", d.name()],
@@ -1115,10 +1258,10 @@ fn delete_for_space(d: &Dir) -> bool {
     fs::unlink_at(dfd, oldest).is_ok()
 }
 
-/// SPEC §8.7 step 4: delete processor leftovers, and the oldest old file
-/// if there are more than n (never `keep`, the file this rotation made).
-fn prune(d: &Dir, keep: Option<&[u8; OLD_LEN + 1]>, verbose: bool) {
-    let Some(dfd) = &d.fd else { return };
+/// SPEC §8.7 step 4, in the directory `dfd`: delete processor leftovers,
+/// and the oldest old file if there are more than `num` (never `keep`, the
+/// file this rotation made).
+fn prune(dfd: &Fd, num: u64, name: &[u8], keep: Option<&[u8; OLD_LEN + 1]>, verbose: bool) {
     let keep = keep.map(|k| k.get(..OLD_LEN).unwrap_or(&[]));
     let mut count = 0u64;
     let mut oldest = [0u8; OLD_LEN + 1];
@@ -1140,13 +1283,13 @@ fn prune(d: &Dir, keep: Option<&[u8; OLD_LEN + 1]>, verbose: bool) {
         }
     });
     if let Err(fs::ListError::Open(e)) | Err(fs::ListError::Read(e)) = listed {
-        return warn(&[b"unable to read directory: ", d.name()], Some(e));
+        return warn(&[b"unable to read directory: ", name], Some(e));
     }
-    if d.cfg.num > 0 && count > d.cfg.num && oldest[0] != 0 {
+    if num > 0 && count > num && oldest[0] != 0 {
         let o = as_cstr(&oldest);
-        info(verbose, &[b"delete: ", d.name(), b"/", o.to_bytes()]);
+        info(verbose, &[b"delete: ", name, b"/", o.to_bytes()]);
         if let Err(e) = fs::unlink_at(dfd, o) {
-            warn(&[b"unable to unlink oldest logfile: ", d.name()], Some(e));
+            warn(&[b"unable to unlink oldest logfile: ", name], Some(e));
         }
     }
 }
@@ -1242,12 +1385,14 @@ fn start_processor(d: &mut Dir, text: &[u8], stem: [u8; 25], verbose: bool) {
 struct Out<'s, 'b> {
     slots: &'s mut [Piece<'b>],
     per: usize,
+    /// Rotations in the middle of a chunk hand their slow half here.
+    bg: &'s mut Bg,
 }
 
 impl<'s, 'b> Out<'s, 'b> {
-    fn new(slots: &'s mut [Piece<'b>], dirs: usize) -> Out<'s, 'b> {
+    fn new(slots: &'s mut [Piece<'b>], dirs: usize, bg: &'s mut Bg) -> Out<'s, 'b> {
         let per = slots.len() / dirs.max(1);
-        Out { slots, per }
+        Out { slots, per, bg }
     }
 
     /// A directory with `nq` pieces gathered has no free slot left.
@@ -1267,12 +1412,5 @@ impl<'s, 'b> Out<'s, 'b> {
             }
             None => false,
         }
-    }
-
-    fn slots(&self, i: usize, n: usize) -> &[Piece<'b>] {
-        let start = i * self.per;
-        self.slots
-            .get(start..start + n.min(self.per))
-            .unwrap_or(&[])
     }
 }

@@ -13,7 +13,8 @@
 //! Deliberate differences (the header comment of src/programs/svlogd.rs,
 //! SPEC §12) are asserted on ours, with the reference's behaviour asserted
 //! beside them: a last line without newline at end of input is written by
-//! ours (runit drops it), lines read while TERM is handled are written by
+//! ours (runit drops it, unless it reached `len` and so was already being
+//! streamed), lines read while TERM is handled are written by
 //! ours (runit drops the line being completed), and 2.3.0 never prunes the
 //! `.u` it has just made. The Debian binary's old-file pruning skips `.u`
 //! files altogether (a Debian change, visible in its disassembly; SPEC §12
@@ -24,6 +25,12 @@
 //! (empty ones, NUL and 8-bit bytes, lines beyond `-l`) must arrive exactly
 //! once and in order across the rotated files, and ours must rotate at the
 //! same byte offsets as the reference.
+//!
+//! Lines longer than `len` are streamed, by both: their head is selected
+//! and written, the rest follows as it arrives. They are compared file for
+//! file with the reference through a pipe (lines of 100 and 300 KB, beyond
+//! the 32 KB input buffer, arriving over many reads), and ours is held to
+//! a bounded resident size while a 20 MB line goes through.
 //!
 //! Disk-full and read-only cases run in a private mount namespace
 //! (`unshare -m`) with a small tmpfs or a read-only bind mount; the test's
@@ -2154,6 +2161,337 @@ fn random_writes_through_a_pipe_deliver_every_line_once_and_in_order() {
             );
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Long lines streamed past len (SPEC §8.3): once a line has `len`
+// characters without a newline, its head is selected and written, and the
+// rest follows as it arrives; nothing holds the whole line.
+
+/// A line of `n` bytes starting with `first`: mostly printable, with some
+/// control and 8-bit bytes (never a newline).
+fn long_line(r: &mut Rng, first: u8, n: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(n);
+    if n > 0 {
+        v.push(first);
+    }
+    while v.len() < n {
+        let b = if r.chance(90) {
+            r.range(0x20, 0x7e) as u8
+        } else {
+            r.below(256) as u8
+        };
+        if b != b'\n' {
+            v.push(b);
+        }
+    }
+    v
+}
+
+/// Pieces of random sizes (1 to `max` bytes), about a quarter of them
+/// followed by a pause, so a long line arrives over many reads.
+fn random_pieces(r: &mut Rng, input: &[u8], max: u64) -> Vec<(Vec<u8>, bool)> {
+    let mut pieces = Vec::new();
+    let mut rest = input;
+    while !rest.is_empty() {
+        let n = (r.range(1, max) as usize).min(rest.len());
+        pieces.push((rest[..n].to_vec(), r.chance(25)));
+        rest = &rest[n..];
+    }
+    pieces
+}
+
+/// Asserts two snapshots equal without printing megabytes: the first
+/// entry that differs is named with its sizes and the first differing
+/// offset.
+fn same_snapshot(what: &str, ours: &[Entry], theirs: &[Entry]) {
+    let names = |s: &[Entry]| s.iter().map(|e| e.name.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(ours),
+        names(theirs),
+        "{what}: entries, ours (left) vs reference (right)"
+    );
+    for (a, b) in ours.iter().zip(theirs) {
+        assert_eq!(a.mode, b.mode, "{what}: mode of {}", a.name);
+        if a.data != b.data {
+            let at = a
+                .data
+                .bytes()
+                .zip(b.data.bytes())
+                .position(|(x, y)| x != y)
+                .unwrap_or(a.data.len().min(b.data.len()));
+            let near = |s: &str| {
+                s.get(at.saturating_sub(20)..(at + 40).min(s.len()))
+                    .map(str::to_owned)
+            };
+            panic!(
+                "{what}: {} (entry {} of the snapshot) differs: {} vs {} escaped bytes, \
+                 first difference at {at}: ours {:?} vs reference {:?}",
+                a.name,
+                ours.iter().position(|e| e.name == a.name).unwrap_or(0),
+                a.data.len(),
+                b.data.len(),
+                near(&a.data),
+                near(&b.data),
+            );
+        }
+    }
+}
+
+#[test]
+fn lines_longer_than_len_and_the_input_buffer_are_streamed_into_runits_files() {
+    let sb = Sandbox::in_memory();
+    // (options, len): -t and -r add stamps and head replacement.
+    let cases: &[(&[&str], usize)] = &[
+        (&["-l", "100"], 100),
+        (&[], 1000),
+        (&["-t", "-r", "_", "-l", "100"], 100),
+    ];
+    for (k, (opts, len)) in cases.iter().enumerate() {
+        let mut r = Rng::new(500 + k as u64);
+        // Long lines (beyond `len` and the 32 KB input buffer), each after
+        // a few short ones, some around `len`; `+a*` takes the `a` lines.
+        let mut lines = Vec::new();
+        for (first, n) in [
+            (b'a', 100_000),
+            (b'b', 300_000),
+            (b'a', 300_000),
+            (b'c', 33_000),
+            (b'a', 100_000),
+        ] {
+            for _ in 0..r.range(1, 4) {
+                let n = match r.below(3) {
+                    0 => r.range(0, 60) as usize,
+                    1 => r.range(*len as u64 - 1, *len as u64 + 1) as usize,
+                    _ => r.range(1, 3 * *len as u64) as usize,
+                };
+                let first = b"abcd"[r.below(4) as usize];
+                lines.push(long_line(&mut r, first, n));
+            }
+            lines.push(long_line(&mut r, first, n));
+        }
+        lines.push(b"a last short one".to_vec());
+        let input = join_lines(&lines);
+        let pieces = random_pieces(&mut r, &input, 50_000);
+        let (log_name, all_name) = (format!("log{k}"), format!("all{k}"));
+        let mut args = opts.to_vec();
+        args.extend([log_name.as_str(), &all_name]);
+        let what = format!("svlogd {args:?} ({} writes)", pieces.len());
+        let res = each(&sb, |bin, cwd| {
+            let log = logdir(cwd, &log_name, Some("s50000\nn0\n-*\n+a*\n"));
+            let all = logdir(cwd, &all_name, Some("s7777\nn0\n"));
+            let out = feed_pipe(bin, cwd, &args, &pieces);
+            (
+                out,
+                snapshot(&log),
+                snapshot(&all),
+                logged(&log),
+                logged(&all),
+            )
+        });
+        // Ours on its own: every byte, in order, in the right directory.
+        let (out, _, all_snap, log_bytes, all_bytes) = &res[0].1;
+        assert_eq!(out, &(Some(0), String::new()), "{what}");
+        let stamp = if opts.contains(&"-t") { "@X " } else { "" };
+        let expect = |pick: &dyn Fn(&[u8]) -> bool| -> String {
+            lines
+                .iter()
+                .filter(|l| pick(l))
+                .map(|l| {
+                    let l = if opts.contains(&"-r") {
+                        replaced(l, *len, b'_', b"")
+                    } else {
+                        l.clone()
+                    };
+                    format!("{stamp}{}\n", esc(&l))
+                })
+                .collect()
+        };
+        assert!(
+            mask_tai(&esc(all_bytes)) == expect(&|_| true),
+            "{what}: all/ lost, doubled or changed bytes"
+        );
+        assert!(
+            mask_tai(&esc(log_bytes)) == expect(&|l| l.first() == Some(&b'a')),
+            "{what}: log/ must hold exactly the lines starting with a"
+        );
+        assert!(
+            all_snap
+                .iter()
+                .filter(|e| e.name.starts_with('@'))
+                .any(|e| !e.data.ends_with('\n')),
+            "{what}: a rotation falls inside a long line"
+        );
+        // And file for file, byte for byte, the reference's.
+        for (who, (rout, rlog, rall, _, _)) in &res[1..] {
+            assert_eq!(rout, out, "{what}: {who} exit and stderr");
+            same_snapshot(&format!("{what} log/"), &res[0].1 .1, rlog);
+            same_snapshot(&format!("{what} all/"), all_snap, rall);
+        }
+    }
+}
+
+#[test]
+fn a_streamed_line_ending_within_len_of_s_rotates_after_its_newline_as_in_runit() {
+    let sb = Sandbox::in_memory();
+    // s2000 -l 100: rotation once a line ends at 1900 bytes or more, and a
+    // hard cut at 2000 inside a line.
+    let mut input = Vec::new();
+    for (b, n) in [
+        (b'x', 1950),
+        (b's', 5),
+        (b'w', 1850),
+        (b'y', 3000),
+        (b'z', 1100),
+    ] {
+        input.extend(std::iter::repeat_n(b, n));
+        input.push(b'\n');
+    }
+    input.extend(b"end\n");
+    let pieces = random_pieces(&mut Rng::new(33), &input, 700);
+    let res = each(&sb, |bin, cwd| {
+        let d = logdir(cwd, "log", Some("s2000\nn0\n"));
+        let out = feed_pipe(bin, cwd, &["-l", "100", "log"], &pieces);
+        (out, sizes(&d), logged(&d))
+    });
+    let (out, sz, all) = same("s2000 -l 100, streamed lines", &res);
+    assert_eq!(out, &(Some(0), String::new()));
+    assert_eq!(
+        sz,
+        &[1951, 2000, 2000, 1959, 4],
+        "rotated after the 1950-byte line, cut twice inside the 3000-byte one, \
+         rotated after the 1100-byte one"
+    );
+    assert!(all == &input);
+}
+
+#[test]
+fn a_long_last_line_without_newline_is_written_whole_with_a_newline() {
+    let sb = Sandbox::in_memory();
+    let mut r = Rng::new(77);
+    // Exactly len (1000), just beyond, beyond the input buffer, 1 MB.
+    for n in [1000, 1001, 40_000, 1_000_000] {
+        let mut input = b"first\n".to_vec();
+        input.extend(long_line(&mut r, b'x', n));
+        let res = each(&sb, |bin, cwd| {
+            let d = logdir(cwd, &format!("log{n}"), Some("s0\n"));
+            let out = feed(bin, cwd, &[&format!("log{n}")], &input);
+            (out, olds(&d).len(), read(&d.join("current")))
+        });
+        let (out, old, file) = &res[0].1;
+        assert_eq!((out, *old), (&(Some(0), String::new()), 0), "{n} bytes");
+        let mut want = input.clone();
+        want.push(b'\n');
+        assert!(
+            file == &want,
+            "{n}-byte last line: ours wrote {} bytes, want the {} of input plus a newline",
+            file.len(),
+            input.len()
+        );
+        // runit drops only a partial line shorter than len: a line that
+        // reached len is already streaming, and runit ends it too.
+        for (who, (rout, rold, rfile)) in &res[1..] {
+            assert_eq!((rout, rold), (out, old), "{n} bytes: {who}");
+            assert!(
+                rfile == file,
+                "{n}-byte last line: {who} wrote {} bytes, ours {}",
+                rfile.len(),
+                file.len()
+            );
+        }
+    }
+}
+
+#[test]
+fn a_long_line_selected_for_stderr_shows_its_head_and_dots_once_and_the_file_gets_it_all() {
+    let sb = Sandbox::in_memory();
+    let mut r = Rng::new(91);
+    let long: Vec<u8> = (0..100_000).map(|_| r.range(0x21, 0x7e) as u8).collect();
+    let mut input = b"short\n".to_vec();
+    input.extend(&long);
+    input.extend(b"\nafter\n");
+    let pieces = random_pieces(&mut r, &input, 50_000);
+    let res = each(&sb, |bin, cwd| {
+        let d = logdir(cwd, "log", Some("e*\npPFX:\n"));
+        let (code, err) = feed_pipe(bin, cwd, &["-t", "-l", "100", "log"], &pieces);
+        (code, unstamp(&err, 1), mask_tai(&esc(&logged(&d))))
+    });
+    let head = String::from_utf8(long[..100].to_vec()).unwrap();
+    let whole = String::from_utf8(long.clone()).unwrap();
+    let (code, err, file) = &res[0].1;
+    assert_eq!(*code, Some(0));
+    assert_eq!(
+        err,
+        &format!("<T> PFX:short\n<T> PFX:{head}...\n<T> PFX:after\n"),
+        "stderr: stamp, prefix, the first 100 characters and dots, once"
+    );
+    assert!(
+        file == &esc(format!("@X PFX:short\n@X PFX:{whole}\n@X PFX:after\n").as_bytes()),
+        "the file gets the whole line ({} escaped bytes)",
+        file.len()
+    );
+    for (who, (rcode, rerr, rfile)) in &res[1..] {
+        assert_eq!((rcode, rerr), (code, err), "{who}: exit and stderr");
+        assert!(rfile == file, "{who}: the file differs from ours");
+    }
+}
+
+/// A field of /proc/PID/status, in kB.
+fn status_kb(pid: i32, field: &str) -> Option<u64> {
+    let s = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = s.lines().find(|l| l.starts_with(field))?;
+    line[field.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+#[test]
+fn a_20_mb_line_without_newline_streams_through_in_bounded_memory() {
+    let sb = Sandbox::new();
+    let cwd = sb.path();
+    let d = logdir(cwd, "log", Some("s0\n"));
+    let mut l = Logger::start(&ours("svlogd"), cwd, &["log"]);
+    let total = 20 << 20;
+    let piece: Vec<u8> = (0..64 << 10).map(|i| b'a' + (i % 26) as u8).collect();
+    // Anonymous resident memory (stack, data, mappings): where a held
+    // line would live. File-backed pages (the binary's text: 1.5 MB for
+    // a debug build) do not grow with input.
+    let mut peak_anon = 0;
+    for _ in 0..total / piece.len() {
+        l.write(&piece);
+        peak_anon = peak_anon.max(status_kb(l.pid, "RssAnon:").unwrap());
+    }
+    assert!(
+        peak_anon < 1024,
+        "anonymous resident memory reached {peak_anon} kB while a 20 MB line was written"
+    );
+    let size = || fs::metadata(d.join("current")).map_or(0, |m| m.len());
+    wait_until("20 MB in current", 8.0, || size() == total as u64);
+    peak_anon = peak_anon.max(status_kb(l.pid, "RssAnon:").unwrap());
+    let hwm = status_kb(l.pid, "VmHWM:").unwrap();
+    let file = status_kb(l.pid, "RssFile:").unwrap();
+    assert!(
+        peak_anon < 1024,
+        "anonymous resident memory reached {peak_anon} kB while a 20 MB line streamed"
+    );
+    assert!(
+        hwm < file + 1024,
+        "peak resident memory {hwm} kB, of which {file} kB file-backed"
+    );
+    l.close();
+    assert_eq!(l.wait_exit(5.0), Some(0));
+    let got = read(&d.join("current"));
+    assert_eq!(got.len(), total + 1, "the line and the newline ours adds");
+    assert!(
+        got.chunks(piece.len())
+            .take(total / piece.len())
+            .all(|c| c == &piece[..]),
+        "the line's bytes in order"
+    );
+    assert_eq!(got.last(), Some(&b'\n'));
 }
 
 // ---------------------------------------------------------------------------

@@ -213,18 +213,6 @@ impl Fd {
 
 impl Fd {
     /// `fsync(2)`.
-    /// Starts writing `len` bytes at `off` back to disk without waiting
-    /// (`sync_file_range(2)`, SYNC_FILE_RANGE_WRITE); errors are left to
-    /// the fsync that follows.
-    pub fn start_writeback(&self, off: u64, len: u64) {
-        let (off, len) = (
-            i64::try_from(off).unwrap_or(i64::MAX),
-            i64::try_from(len).unwrap_or(0),
-        );
-        // SAFETY: plain syscall on a descriptor we own.
-        unsafe { libc::sync_file_range(self.0, off, len, libc::SYNC_FILE_RANGE_WRITE) };
-    }
-
     /// `fchmod(2)`.
     pub fn chmod(&self, mode: u32) -> Result<(), Errno> {
         // SAFETY: plain syscall on a descriptor we own.

@@ -261,3 +261,132 @@ pub fn exchange(a: &CStr, b: &CStr) -> Result<(), Errno> {
     } as i32)
     .map(|_| ())
 }
+
+#[cfg(test)]
+#[allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+mod tests {
+    use super::{each_entry, ListError};
+    use crate::errno::Errno;
+    use crate::fd::Fd;
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::{Path, PathBuf};
+
+    /// A fresh directory under the temp dir, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(tag: &str) -> TempDir {
+            let p = std::env::temp_dir().join(format!(
+                "runit-sys-fs.{}.{tag}.{:?}",
+                std::process::id(),
+                std::time::SystemTime::now()
+            ));
+            std::fs::create_dir(&p).unwrap();
+            TempDir(p)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn cpath(p: &Path) -> CString {
+        CString::new(p.as_os_str().as_bytes()).unwrap()
+    }
+
+    fn open_dir(p: &Path) -> Fd {
+        Fd::open(&cpath(p), libc::O_RDONLY | libc::O_DIRECTORY, 0).unwrap()
+    }
+
+    /// Every name each_entry gives, sorted (duplicates kept).
+    fn entries(dir: &Fd) -> Vec<Vec<u8>> {
+        let mut names = Vec::new();
+        if each_entry(dir, |n| names.push(n.to_vec())).is_err() {
+            panic!("each_entry failed");
+        }
+        names.sort();
+        names
+    }
+
+    fn with_dots(mut names: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+        names.push(b".".to_vec());
+        names.push(b"..".to_vec());
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn each_entry_lists_every_name_once_across_many_getdents_buffers() {
+        let d = TempDir::new("many");
+        // 27-character names (like svlogd's old files): 48-byte records,
+        // so 300 of them need several 2 KB reads.
+        let names: Vec<Vec<u8>> = (0..300)
+            .map(|i| format!("@{i:024x}.s").into_bytes())
+            .collect();
+        assert!(names.iter().all(|n| n.len() == 27));
+        for n in &names {
+            std::fs::write(d.0.join(std::ffi::OsStr::from_bytes(n)), b"").unwrap();
+        }
+        assert_eq!(entries(&open_dir(&d.0)), with_dots(names));
+    }
+
+    #[test]
+    fn each_entry_lists_only_the_dots_in_an_empty_directory() {
+        let d = TempDir::new("empty");
+        assert_eq!(entries(&open_dir(&d.0)), with_dots(vec![]));
+    }
+
+    #[test]
+    fn each_entry_gives_names_of_255_bytes_and_of_one_byte_whole() {
+        let d = TempDir::new("lengths");
+        let names: Vec<Vec<u8>> = vec![
+            vec![b'x'; 255],
+            b"y".to_vec(),
+            vec![b'z'; 254],
+            b"\xff\x01 name".to_vec(),
+        ];
+        for n in &names {
+            std::fs::write(d.0.join(std::ffi::OsStr::from_bytes(n)), b"").unwrap();
+        }
+        assert_eq!(entries(&open_dir(&d.0)), with_dots(names));
+    }
+
+    #[test]
+    fn each_entry_lists_the_same_descriptor_again_from_the_start() {
+        let d = TempDir::new("twice");
+        for i in 0..100 {
+            std::fs::write(d.0.join(format!("file{i:03}")), b"").unwrap();
+        }
+        let dir = open_dir(&d.0);
+        let first = entries(&dir);
+        assert_eq!(first.len(), 102);
+        assert_eq!(
+            entries(&dir),
+            first,
+            "the descriptor's offset is not used up"
+        );
+    }
+
+    #[test]
+    fn each_entry_of_a_plain_file_fails_at_the_open() {
+        let d = TempDir::new("plain");
+        let f = d.0.join("plain");
+        std::fs::write(&f, b"not a directory").unwrap();
+        let fd = Fd::open(&cpath(&f), libc::O_RDONLY, 0).unwrap();
+        let mut called = 0;
+        match each_entry(&fd, |_| called += 1) {
+            Err(ListError::Open(Errno(e))) => assert_eq!(e, libc::ENOTDIR),
+            Err(ListError::Read(e)) => panic!("failed at the read, not the open: {e:?}"),
+            Ok(()) => panic!("listed a plain file"),
+        }
+        assert_eq!(called, 0);
+    }
+}

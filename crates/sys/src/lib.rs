@@ -6,7 +6,8 @@
 //! ([`fs`]), flock locks ([`lock`]), atomic status writes ([`atomic`]),
 //! clocks ([`clock`]), the self-pipe + poll event loop with signals
 //! ([`event`]), fork/exec from a plan prepared before the fork and reaping
-//! ([`process`]), and single-write diagnostics ([`msg`]). Does not own any
+//! ([`process`]), single-write diagnostics ([`msg`]), allocator-free memory
+//! ([`mem`]) and one background thread for slow file chores ([`worker`]). Does not own any
 //! program's decisions.
 
 pub mod atomic;
@@ -23,6 +24,7 @@ pub mod msg;
 pub mod net;
 pub mod process;
 pub mod proctitle;
+pub mod worker;
 
 pub use errno::Errno;
 pub use fd::Fd;

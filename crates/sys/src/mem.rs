@@ -41,21 +41,20 @@ impl<T> Table<T> {
         let bytes = n
             .checked_mul(core::mem::size_of::<T>())
             .ok_or(Errno(libc::ENOMEM))?;
-        if bytes == 0 {
-            return Ok(Table {
-                ptr: NonNull::dangling(),
-                len: n,
-                mapped: 0,
-            });
-        }
-        let base = map_bytes(bytes)?.cast::<T>();
+        // Nothing to map for zero bytes (zero-sized values still get made).
+        let base = if bytes == 0 {
+            NonNull::<T>::dangling().as_ptr()
+        } else {
+            map_bytes(bytes)?.cast::<T>()
+        };
         for i in 0..n {
             // SAFETY: i < n, inside the fresh mapping, which is page-aligned
-            // (so aligned for T); each slot is written exactly once.
+            // (so aligned for T), or T is zero-sized and the dangling
+            // pointer is valid for it; each slot is written exactly once.
             unsafe { base.add(i).write(f(i)) };
         }
         Ok(Table {
-            // SAFETY: mmap never returns NULL on success.
+            // SAFETY: mmap never returns NULL on success; dangling is non-null.
             ptr: unsafe { NonNull::new_unchecked(base) },
             len: n,
             mapped: bytes,
@@ -150,6 +149,113 @@ pub fn find_byte(hay: &[u8], byte: u8) -> Option<usize> {
     clippy::indexing_slicing
 )]
 mod tests {
+    use super::Table;
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    #[test]
+    fn from_fn_fills_each_slot_from_its_index() {
+        let t = Table::from_fn(5000, |i| i as u64 * 3 + 1).unwrap();
+        assert_eq!(t.len(), 5000);
+        assert!(t.iter().enumerate().all(|(i, &v)| v == i as u64 * 3 + 1));
+        assert!(t.mapped >= 5000 * 8, "the values live in a mapping");
+    }
+
+    #[test]
+    fn filled_holds_n_copies_and_is_writable() {
+        let mut t = Table::filled(70_000, 7u8).unwrap();
+        assert_eq!(t.len(), 70_000);
+        assert!(t.iter().all(|&b| b == 7));
+        t[69_999] = 9;
+        t[0] = 1;
+        assert_eq!((t[0], t[1], t[69_998], t[69_999]), (1, 7, 7, 9));
+    }
+
+    #[test]
+    fn resize_keeps_the_contents_and_fills_new_slots() {
+        let mut t = Table::from_fn(100, |i| i as u32).unwrap();
+        t.resize(10_000, 0xdead).unwrap();
+        assert_eq!(t.len(), 10_000);
+        assert!((0..100).all(|i| t[i] == i as u32), "old contents kept");
+        assert!(t[100..].iter().all(|&v| v == 0xdead), "new slots filled");
+        t[9_999] = 5;
+        t.resize(50, 1).unwrap();
+        assert_eq!(t.len(), 50);
+        assert!(
+            (0..50).all(|i| t[i] == i as u32),
+            "shrinking keeps the front"
+        );
+        t.resize(60, 2).unwrap();
+        assert_eq!(&t[48..], &[48, 49, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2]);
+        let mut e = Table::filled(0, 3u16).unwrap();
+        e.resize(3, 4).unwrap();
+        assert_eq!(&e[..], &[4, 4, 4], "an empty table grows");
+    }
+
+    #[test]
+    fn an_empty_table_has_length_zero_and_no_mapping() {
+        let t = Table::<u64>::from_fn(0, |_| panic!("no slot to fill")).unwrap();
+        assert_eq!((t.len(), t.mapped), (0, 0));
+        assert!(t.is_empty());
+        assert_eq!(t.iter().count(), 0);
+        let f = Table::filled(0, 1u8).unwrap();
+        assert_eq!((f.len(), f.mapped), (0, 0));
+        // Zero-sized values take no bytes: no mapping either, but all n.
+        let z = Table::from_fn(10, |_| ()).unwrap();
+        assert_eq!((z.len(), z.mapped), (10, 0));
+    }
+
+    #[test]
+    fn a_table_too_large_to_size_fails_with_enomem() {
+        let r = Table::<u64>::from_fn(usize::MAX / 4, |_| 0);
+        assert_eq!(r.err(), Some(crate::errno::Errno(libc::ENOMEM)));
+    }
+
+    struct Counted(Rc<Cell<usize>>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+
+    #[test]
+    fn dropping_a_table_drops_each_element_exactly_once() {
+        let drops = Rc::new(Cell::new(0));
+        let t = Table::from_fn(1000, |_| Counted(drops.clone())).unwrap();
+        assert_eq!(drops.get(), 0, "building drops nothing");
+        assert_eq!(Rc::strong_count(&drops), 1001);
+        drop(t);
+        assert_eq!(drops.get(), 1000);
+        assert_eq!(Rc::strong_count(&drops), 1);
+    }
+
+    #[test]
+    fn a_table_of_zero_sized_values_makes_and_drops_each_exactly_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static MADE: AtomicUsize = AtomicUsize::new(0);
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        struct Z;
+        impl Drop for Z {
+            fn drop(&mut self) {
+                DROPS.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let t = Table::from_fn(7, |_| {
+            MADE.fetch_add(1, Ordering::SeqCst);
+            Z
+        })
+        .unwrap();
+        assert_eq!(t.len(), 7);
+        assert_eq!(
+            (MADE.load(Ordering::SeqCst), DROPS.load(Ordering::SeqCst)),
+            (7, 0),
+            "each slot made by f, none dropped yet"
+        );
+        drop(t);
+        assert_eq!(DROPS.load(Ordering::SeqCst), 7);
+    }
+
     #[test]
     fn finds_the_first_occurrence() {
         assert_eq!(super::find_byte(b"ab\ncd\n", b'\n'), Some(2));

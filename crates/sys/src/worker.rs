@@ -1,0 +1,133 @@
+//! One background thread for filesystem chores whose waiting a program
+//! should not do itself (svlogd: fsync, rename and prune after a rotation,
+//! while the main thread goes on reading). Jobs are plain `Copy` values
+//! sent whole through a pipe (one `write(2)` each, atomic below PIPE_BUF);
+//! each finished job is acknowledged with one byte on a second pipe, so
+//! the sender can wait until all its jobs are done ([`Worker::wait_idle`]).
+//! Nothing is allocated; the thread blocks every signal, so signals keep
+//! going to the main thread's event loop.
+
+use crate::errno::{cvt, cvt_retry, Errno};
+use crate::fd::{pipe, Fd};
+use core::marker::PhantomData;
+use core::mem::{size_of, MaybeUninit};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// The sending side, owned by the main thread.
+pub struct Worker<J> {
+    jobs: Fd,
+    acks: Fd,
+    outstanding: usize,
+    job: PhantomData<J>,
+}
+
+/// What the thread runs: the handler and the job pipe's read end.
+static ENTRY: AtomicUsize = AtomicUsize::new(0);
+static JOBS_FD: AtomicUsize = AtomicUsize::new(0);
+static ACKS_FD: AtomicUsize = AtomicUsize::new(0);
+
+impl<J: Copy + Send + 'static> Worker<J> {
+    /// Starts the thread (at most one per process): it runs `handle` on
+    /// each job, in order.
+    pub fn start(handle: fn(J)) -> Result<Worker<J>, Errno> {
+        const { assert!(size_of::<J>() <= 512) };
+        if ENTRY.load(Ordering::Acquire) != 0 {
+            return Err(Errno(libc::EBUSY));
+        }
+        let (job_r, job_w) = pipe(false)?;
+        let (ack_r, ack_w) = pipe(false)?;
+        ENTRY.store(handle as usize, Ordering::Release);
+        JOBS_FD.store(job_r.raw() as usize, Ordering::Release);
+        ACKS_FD.store(ack_w.raw() as usize, Ordering::Release);
+        // SAFETY: attr is initialised by pthread_attr_init before use; the
+        // thread function only touches the statics set above and the two
+        // descriptors, which it then owns.
+        unsafe {
+            let mut attr: libc::pthread_attr_t = core::mem::zeroed();
+            libc::pthread_attr_init(&mut attr);
+            libc::pthread_attr_setstacksize(&mut attr, 64 * 1024);
+            libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
+            let mut all: libc::sigset_t = core::mem::zeroed();
+            let mut old: libc::sigset_t = core::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+            let mut tid: libc::pthread_t = core::mem::zeroed();
+            let rc = libc::pthread_create(&mut tid, &attr, run::<J>, core::ptr::null_mut());
+            libc::pthread_sigmask(libc::SIG_SETMASK, &old, core::ptr::null_mut());
+            libc::pthread_attr_destroy(&mut attr);
+            if rc != 0 {
+                ENTRY.store(0, Ordering::Release);
+                return Err(Errno(rc));
+            }
+        }
+        // The thread owns its ends now.
+        core::mem::forget(job_r);
+        core::mem::forget(ack_w);
+        Ok(Worker {
+            jobs: job_w,
+            acks: ack_r,
+            outstanding: 0,
+            job: PhantomData,
+        })
+    }
+
+    /// Queues a job (blocks only if the pipe is full).
+    pub fn send(&mut self, job: J) -> Result<(), Errno> {
+        let p = (&job as *const J).cast::<u8>();
+        // SAFETY: job is a live J; its bytes are read for the write only.
+        let n = cvt_retry(|| unsafe { libc::write(self.jobs.raw(), p.cast(), size_of::<J>()) })?;
+        if usize::try_from(n).ok() != Some(size_of::<J>()) {
+            return Err(Errno(libc::EIO));
+        }
+        self.outstanding += 1;
+        Ok(())
+    }
+
+    /// Jobs sent and not yet acknowledged.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding
+    }
+
+    /// Blocks until every job sent so far is done.
+    pub fn wait_idle(&mut self) {
+        let mut buf = [0u8; 64];
+        while self.outstanding > 0 {
+            match self.acks.read(&mut buf) {
+                Ok(0) | Err(_) => return, // the thread is gone
+                Ok(n) => self.outstanding = self.outstanding.saturating_sub(n),
+            }
+        }
+    }
+}
+
+extern "C" fn run<J: Copy + Send + 'static>(_: *mut libc::c_void) -> *mut libc::c_void {
+    let entry = ENTRY.load(Ordering::Acquire);
+    let jobs = JOBS_FD.load(Ordering::Acquire) as libc::c_int;
+    let acks = ACKS_FD.load(Ordering::Acquire) as libc::c_int;
+    // SAFETY: ENTRY holds the fn(J) stored by start::<J> for this J.
+    let handle: fn(J) = unsafe { core::mem::transmute::<usize, fn(J)>(entry) };
+    loop {
+        let mut job = MaybeUninit::<J>::uninit();
+        let mut got = 0usize;
+        while got < size_of::<J>() {
+            // SAFETY: writes stay inside job's bytes.
+            let n = unsafe {
+                libc::read(
+                    jobs,
+                    job.as_mut_ptr().cast::<u8>().add(got).cast(),
+                    size_of::<J>() - got,
+                )
+            };
+            match usize::try_from(n) {
+                Ok(0) => return core::ptr::null_mut(),
+                Ok(n) => got += n,
+                Err(_) if Errno::last().0 == libc::EINTR => {}
+                Err(_) => return core::ptr::null_mut(),
+            }
+        }
+        // SAFETY: all bytes of a J written by send() in this process.
+        handle(unsafe { job.assume_init() });
+        // SAFETY: one byte from a local.
+        let _ = cvt(unsafe { libc::write(acks, b"k".as_ptr().cast(), 1) });
+    }
+}
