@@ -147,10 +147,7 @@ pub fn main(args: Args) -> i32 {
     let Ok(dirs) = Table::from_fn(names, |k| Dir::new(args.get(first + k).unwrap_or(c""))) else {
         return fatal_no_memory();
     };
-    let Ok(texts) = Table::from_fn(names, |_| None) else {
-        return fatal_no_memory();
-    };
-    // A partial line (< len bytes) is kept in front of the next read.
+    // The config texts, then a partial line (< len bytes), then the next read.
     let Ok(buf) = Table::filled(INPUT.max(o.len.saturating_add(4096)), 0u8) else {
         return fatal_no_memory();
     };
@@ -181,20 +178,21 @@ pub fn main(args: Args) -> i32 {
         start,
         selfpipe,
         dirs,
-        texts,
+        input: Input {
+            buf,
+            base: 0,
+            carry: 0,
+            carry_ts: [0; 32],
+            carry_ts_len: 0,
+            streaming: false,
+        },
         bg: Bg::NotYet,
     };
     if !s.open_all() {
         line(&[b"svlogd: fatal: no functional log directories."], None);
         return EXIT_FATAL;
     }
-    s.run(Input {
-        buf,
-        carry: 0,
-        carry_ts: [0; 32],
-        carry_ts_len: 0,
-        streaming: false,
-    })
+    s.run()
 }
 
 struct Options {
@@ -205,8 +203,8 @@ struct Options {
     verbose: bool,
 }
 
-/// A config file's text; a processor command is copied to its end with a
-/// NUL (for exec).
+/// A config file's text while it is read; a processor command is copied
+/// to its end with a NUL (for exec). Packed into [`Input::buf`] after.
 type Text = Option<Table<u8>>;
 
 /// One log directory.
@@ -221,6 +219,9 @@ struct Dir {
     queued: u64,
     nq: usize,
     cfg: Config,
+    /// Where its config text is in [`Input::buf`] (the spans in `cfg` are
+    /// relative to that text).
+    text: Span,
     /// Monotonic ms of the next time-based rotation.
     deadline: Option<u64>,
     /// Running processor: pid and the `@X` stem it works on.
@@ -240,6 +241,7 @@ impl Dir {
             queued: 0,
             nq: 0,
             cfg: Config::default(),
+            text: Span::default(),
             deadline: None,
             processor: None,
             streaming: false,
@@ -255,10 +257,14 @@ impl Dir {
     }
 }
 
-/// The input buffer and the state of the line that spans chunks.
+/// The input buffer and the state of the line that spans chunks. The
+/// directories' config texts sit in front of the input (so they cost no
+/// mapping of their own, and prefixes can be gathered with the lines).
 struct Input {
     buf: Table<u8>,
-    /// Bytes at the front of `buf`: a partial line shorter than `-l`.
+    /// Where the input starts: the config texts come before.
+    base: usize,
+    /// Bytes at `base`: a partial line shorter than `-l`.
     carry: usize,
     /// The stamp of the carried line (taken at its first byte).
     carry_ts: [u8; 32],
@@ -280,7 +286,7 @@ struct Svlogd {
     start: Fd,
     selfpipe: SelfPipe,
     dirs: Table<Dir>,
-    texts: Table<Text>,
+    input: Input,
     bg: Bg,
 }
 
@@ -323,18 +329,50 @@ impl Svlogd {
 
     /// Opens every directory (SPEC §8.2); true if at least one is usable.
     fn open_all(&mut self) -> bool {
-        for i in 0..self.dirs.len() {
-            self.open_dir(i);
+        let Ok(mut texts) = Table::from_fn(self.dirs.len(), |_| None) else {
+            line(&[b"svlogd: warning: out of memory"], None);
+            return false;
+        };
+        for (i, text) in texts.iter_mut().enumerate() {
+            self.open_dir(i, text);
         }
         self.leave();
+        if let Err(e) = self.pack_texts(&texts) {
+            line(&[b"svlogd: warning: unable to keep the configs"], Some(e));
+            return false;
+        }
         self.dirs.iter().any(Dir::usable)
     }
 
-    /// Opens one directory, inside it (the caller comes back with leave).
-    fn open_dir(&mut self, i: usize) {
+    /// Puts the config texts at the front of the input buffer (moving a
+    /// partial line behind them) and points each directory at its text.
+    fn pack_texts(&mut self, texts: &[Text]) -> Result<(), Errno> {
+        let lens = || texts.iter().map(|t| t.as_ref().map_or(0, |t| t.len()));
+        let base: usize = lens().sum();
+        let input = &mut self.input;
+        let need = base + self.o.len.saturating_add(4096);
+        if input.buf.len() < need {
+            input.buf.resize(need.max(INPUT), 0)?;
+        }
+        move_bytes(&mut input.buf, input.base, base, input.carry);
+        input.base = base;
+        let mut at = 0;
+        for ((d, t), len) in self.dirs.iter_mut().zip(texts).zip(lens()) {
+            d.text = Span { start: at, len };
+            if let Some(t) = t {
+                move_into(&mut input.buf, at, t);
+            }
+            at += len;
+        }
+        Ok(())
+    }
+
+    /// Opens one directory, inside it (the caller comes back with leave);
+    /// its config text goes to `text`.
+    fn open_dir(&mut self, i: usize, text: &mut Text) {
         let verbose = self.o.verbose;
         self.leave();
-        let (Some(d), Some(text)) = (self.dirs.get_mut(i), self.texts.get_mut(i)) else {
+        let Some(d) = self.dirs.get_mut(i) else {
             return;
         };
         let name = d.name();
@@ -435,7 +473,7 @@ impl Svlogd {
         d.current = Some(cur);
     }
 
-    fn run(&mut self, mut input: Input) -> i32 {
+    fn run(&mut self) -> i32 {
         let mut ending = false;
         loop {
             self.rotate_expired();
@@ -485,7 +523,11 @@ impl Svlogd {
             }
             // Read what is there (after TERM: only to finish the line).
             loop {
-                let room = input.buf.get_mut(input.carry..).unwrap_or(&mut []);
+                let input = &mut self.input;
+                let room = input
+                    .buf
+                    .get_mut(input.base + input.carry..)
+                    .unwrap_or(&mut []);
                 let want = room.len();
                 match fd::read_raw(0, room) {
                     Ok(0) => {
@@ -493,8 +535,8 @@ impl Svlogd {
                         break;
                     }
                     Ok(n) => {
-                        self.chunk(&mut input, n);
-                        if ending && !input.in_line() {
+                        self.chunk(n);
+                        if ending && !self.input.in_line() {
                             break;
                         }
                         if n < want && !ending {
@@ -511,7 +553,7 @@ impl Svlogd {
             }
             if ending {
                 // runit drops an unfinished line; we end it with a newline.
-                self.finish_line(&mut input);
+                self.finish_line();
                 self.close_all(true);
                 return 0;
             }
@@ -523,26 +565,27 @@ impl Svlogd {
     /// line moves to the front of the buffer. (Not inlined: its gathered
     /// pieces, 16 KB, must not add to `run`'s stack frame.)
     #[inline(never)]
-    fn chunk(&mut self, input: &mut Input, n: usize) {
+    fn chunk(&mut self, n: usize) {
         let t = clock::now_tai64n();
         let mut ts = [0u8; 32];
         let ts_len = stamp(self.o.stamp, t.unix_secs(), t.nanos, &mut ts);
+        let Svlogd {
+            o, dirs, input, bg, ..
+        } = self;
+        let base = input.base;
         let total = input.carry + n;
         let carried = input.carry > 0;
-        if let Some(r) = self.o.repl {
-            let data = input.buf.get_mut(..total).unwrap_or(&mut []);
-            replace_heads(data, input.streaming, self.o.len, r, self.o.extra);
+        if let Some(r) = o.repl {
+            let data = input.buf.get_mut(base..base + total).unwrap_or(&mut []);
+            replace_heads(data, input.streaming, o.len, r, o.extra);
         }
-        let len = self.o.len;
+        let len = o.len;
         let carry_ts = input.carry_ts;
         let carry_ts_len = input.carry_ts_len;
         let mut tail: Option<usize> = None;
         {
-            let Svlogd {
-                o, dirs, texts, bg, ..
-            } = self;
-            let texts: &[Text] = texts;
-            let data = input.buf.get(..total).unwrap_or(&[]);
+            let (texts, data) = input.buf.split_at_checked(base).unwrap_or((&[], &[]));
+            let data = data.get(..total).unwrap_or(&[]);
             let ts = ts.get(..ts_len).unwrap_or(&[]);
             let carry_stamp = carry_ts.get(..carry_ts_len).unwrap_or(&[]);
             let mut slots = [Piece::EMPTY; IOV];
@@ -584,7 +627,7 @@ impl Svlogd {
                     input.carry_ts = ts;
                     input.carry_ts_len = ts_len;
                 }
-                move_bytes(&mut input.buf, p, 0, total - p);
+                move_bytes(&mut input.buf, base + p, base, total - p);
                 input.carry = total - p;
             }
             None => input.carry = 0,
@@ -594,21 +637,19 @@ impl Svlogd {
     /// At the end: the carried line, or the rest of a streamed one, gets
     /// its newline and goes out.
     #[inline(never)]
-    fn finish_line(&mut self, input: &mut Input) {
-        let carry = input.carry;
-        let stamp_len = input.carry_ts_len;
+    fn finish_line(&mut self) {
+        let Svlogd {
+            o, dirs, input, bg, ..
+        } = self;
         {
-            let Svlogd {
-                o, dirs, texts, bg, ..
-            } = self;
-            let texts: &[Text] = texts;
-            let data = input.buf.get(..carry).unwrap_or(&[]);
-            let ts = input.carry_ts.get(..stamp_len).unwrap_or(&[]);
+            let (texts, data) = input.buf.split_at_checked(input.base).unwrap_or((&[], &[]));
+            let data = data.get(..input.carry).unwrap_or(&[]);
+            let ts = input.carry_ts.get(..input.carry_ts_len).unwrap_or(&[]);
             let mut slots = [Piece::EMPTY; IOV];
             let mut out = Out::new(&mut slots, dirs.len(), bg);
             if input.streaming {
                 continue_streamed(o, dirs, texts, &mut out, b"\n", true);
-            } else if carry > 0 {
+            } else if input.carry > 0 {
                 dispatch(o, dirs, texts, &mut out, ts, data, Ending::Added);
             }
             flush_all(dirs, &mut out);
@@ -634,22 +675,19 @@ impl Svlogd {
 
     /// Rotation outside a chunk (ALRM, time): nothing is gathered then.
     fn rotate_now(&mut self, i: usize) {
-        if let (Some(d), Some(text)) = (self.dirs.get_mut(i), self.texts.get(i)) {
-            rotate(
-                d,
-                text.as_deref().unwrap_or(&[]),
-                self.o.verbose,
-                &mut self.bg,
-            );
+        if let Some(d) = self.dirs.get_mut(i) {
+            let text = d.text.of(&self.input.buf);
+            rotate(d, text, self.o.verbose, &mut self.bg);
         }
     }
 
     fn reap_processors(&mut self) {
         while let Some((pid, ws)) = process::reap_one() {
             let v = self.o.verbose;
-            for (d, text) in self.dirs.iter_mut().zip(self.texts.iter()) {
+            for d in self.dirs.iter_mut() {
                 if d.processor.is_some_and(|p| p.0 == pid) {
-                    processor_done(d, text.as_deref().unwrap_or(&[]), ws, v);
+                    let text = d.text.of(&self.input.buf);
+                    processor_done(d, text, ws, v);
                 }
             }
         }
@@ -662,11 +700,11 @@ impl Svlogd {
         self.bg.wait_idle();
         for i in 0..self.dirs.len() {
             let v = self.o.verbose;
-            let (Some(d), Some(text)) = (self.dirs.get_mut(i), self.texts.get(i)) else {
+            let Some(d) = self.dirs.get_mut(i) else {
                 continue;
             };
             if wait {
-                wait_processor(d, text.as_deref().unwrap_or(&[]), v);
+                wait_processor(d, d.text.of(&self.input.buf), v);
             }
             if d.fd.is_none() {
                 continue;
@@ -704,7 +742,7 @@ enum Ending {
 fn dispatch<'b>(
     o: &Options,
     dirs: &mut [Dir],
-    texts: &'b [Text],
+    texts: &'b [u8],
     out: &mut Out<'_, 'b>,
     ts: &'b [u8],
     text: &'b [u8],
@@ -720,11 +758,11 @@ fn dispatch<'b>(
     // A line of exactly `len` characters also gets the dots (runit).
     let dots: &'static [u8] = if raw.len() >= o.len { b"..." } else { b"" };
     let complete = ending != Ending::Later;
-    for (i, (d, cfg_text)) in dirs.iter_mut().zip(texts).enumerate() {
+    for (i, d) in dirs.iter_mut().enumerate() {
         if !d.usable() {
             continue;
         }
-        let cfg_text: &'b [u8] = cfg_text.as_deref().unwrap_or(&[]);
+        let cfg_text: &'b [u8] = d.text.of(texts);
         let (log, err) = if d.cfg.has_patterns {
             select(&d.cfg, cfg_text, head)
         } else {
@@ -786,14 +824,15 @@ fn dispatch<'b>(
 fn continue_streamed<'b>(
     o: &Options,
     dirs: &mut [Dir],
-    texts: &[Text],
+    texts: &[u8],
     out: &mut Out<'_, 'b>,
     piece: &'b [u8],
     end: bool,
 ) {
-    for (i, (d, text)) in dirs.iter_mut().zip(texts).enumerate() {
+    for (i, d) in dirs.iter_mut().enumerate() {
         if d.streaming && d.usable() {
-            emit(o, d, text.as_deref().unwrap_or(&[]), out, i, &[piece], end);
+            let text = d.text.of(texts);
+            emit(o, d, text, out, i, &[piece], end);
         }
         if end {
             d.streaming = false;
@@ -1129,16 +1168,27 @@ fn nul_terminate_processor(cfg: &mut Config, text: &mut Text) -> Result<(), Errn
     Ok(())
 }
 
-/// Copies `n` bytes at `from` to `to` within `buf` (front to back: the
-/// ranges may overlap when `to < from`). A plain loop: `copy_within` would
-/// bring in a panic path.
+/// Copies `n` bytes at `from` to `to` within `buf` (the ranges may
+/// overlap). A plain loop: `copy_within` would bring in a panic path.
 fn move_bytes(buf: &mut [u8], from: usize, to: usize, n: usize) {
-    for k in 0..n {
+    let mut step = |k: usize| {
         if let Some(&b) = buf.get(from + k) {
             if let Some(slot) = buf.get_mut(to + k) {
                 *slot = b;
             }
         }
+    };
+    if to <= from {
+        (0..n).for_each(&mut step);
+    } else {
+        (0..n).rev().for_each(&mut step);
+    }
+}
+
+/// Copies `bytes` into `buf` at `at`.
+fn move_into(buf: &mut [u8], at: usize, bytes: &[u8]) {
+    for (slot, b) in buf.iter_mut().skip(at).zip(bytes) {
+        *slot = *b;
     }
 }
 
