@@ -40,6 +40,8 @@ const PAUSE_MS: u64 = 3000;
 const INPUT: usize = 32 * 1024;
 /// Pieces gathered per writev: two per line (stamp+prefix, line).
 const IOV: usize = 768;
+/// Reads between two looks at the signals (512 KB).
+const READS: usize = 16;
 /// runit never sleeps longer than this while waiting for input.
 const MAX_WAIT_MS: u64 = 2744 * 1000;
 /// `@` + 24 hex digits + `.` + suffix: the names of rotated files.
@@ -475,6 +477,7 @@ impl Svlogd {
 
     fn run(&mut self) -> i32 {
         let mut ending = false;
+        let mut next_look = 0u64;
         loop {
             self.rotate_expired();
             let now = clock::mono_ms();
@@ -485,19 +488,37 @@ impl Svlogd {
                 .filter_map(|d| d.deadline)
                 .min()
                 .map_or(MAX_WAIT_MS, |t| t.saturating_sub(now).min(MAX_WAIT_MS));
-            let mut w = [Watch {
-                fd: 0,
-                ready: false,
-            }];
+            let mut w = [
+                Watch {
+                    fd: 0,
+                    ready: false,
+                },
+                Watch {
+                    fd: self.selfpipe.fd(),
+                    ready: false,
+                },
+            ];
             let _ = self.selfpipe.wait(&mut w, Some(timeout));
+            let [input, signalled] = w;
             let (mut term, mut hup, mut alrm, mut chld) = (false, false, false, false);
-            self.selfpipe.drain(|sig| match sig {
+            let mut note = |sig| match sig {
                 s if s == c::SIGTERM => term = true,
                 s if s == c::SIGHUP => hup = true,
                 s if s == c::SIGALRM => alrm = true,
                 s if s == c::SIGCHLD => chld = true,
                 _ => {}
-            });
+            };
+            // A signal caught during this wait shows up at the next one.
+            if signalled.ready {
+                self.selfpipe.drain(&mut note);
+            }
+            // Input ready at once: ppoll delivered no pending signal. Look
+            // for them at most every 10 ms (a syscall each time).
+            let now = clock::mono_ms();
+            if input.ready && now >= next_look {
+                self.selfpipe.take_pending(&mut note);
+                next_look = now.saturating_add(10);
+            }
             let v = self.o.verbose;
             if chld {
                 info(v, &[b"sigchild received."]);
@@ -521,8 +542,10 @@ impl Svlogd {
                 info(v, &[b"sigterm received."]);
                 ending = true;
             }
-            // Read what is there (after TERM: only to finish the line).
-            loop {
+            // Read what is there (after TERM: only to finish the line), at
+            // most READS chunks: signals are looked at between rounds, so
+            // TERM, HUP and ALRM work under a never-ending stream too.
+            for _ in 0..READS {
                 let input = &mut self.input;
                 let room = input
                     .buf
@@ -600,7 +623,13 @@ impl Svlogd {
                 input.streaming = !end;
                 pos = piece.len();
             }
-            while let Some(rest) = data.get(pos..).filter(|r| !r.is_empty()) {
+            loop {
+                if !(pos == 0 && carried) {
+                    pos = plain_lines(o, dirs, texts, &mut out, ts, data, pos);
+                }
+                let Some(rest) = data.get(pos..).filter(|r| !r.is_empty()) else {
+                    break;
+                };
                 let stamp = if pos == 0 && carried { carry_stamp } else { ts };
                 match find_byte(rest, b'\n') {
                     Some(nl) => {
@@ -819,6 +848,56 @@ fn dispatch<'b>(
     }
 }
 
+/// The common case at full speed, without [`dispatch`]'s per-line work:
+/// one directory taking every line to its file (no patterns, no UDP),
+/// lines shorter than `len`, none ending near a rotation point, free
+/// slots. Gathers complete lines of `data` from `pos` while that holds;
+/// returns where the general path must go on.
+fn plain_lines<'b>(
+    o: &Options,
+    dirs: &mut [Dir],
+    texts: &'b [u8],
+    out: &mut Out<'_, 'b>,
+    ts: &'b [u8],
+    data: &'b [u8],
+    mut pos: usize,
+) -> usize {
+    let [d] = dirs else { return pos };
+    if !d.usable() || d.cfg.has_patterns || d.cfg.udp.is_some() || d.cfg.udp_only {
+        return pos;
+    }
+    let prefix = d.cfg.prefix.of(d.text.of(texts));
+    let head = if prefix.is_empty() { 1 } else { 2 };
+    let s = d.cfg.size;
+    // Every record must end below both rotation points.
+    let limit = if s == 0 {
+        u64::MAX
+    } else {
+        s.checked_sub(o.len as u64).map_or(s, |soft| soft.min(s))
+    };
+    let fixed = (ts.len() + prefix.len()) as u64;
+    while let Some(rest) = data.get(pos..) {
+        let Some(nl) = find_byte(rest, b'\n') else {
+            break;
+        };
+        let whole = rest.get(..=nl).unwrap_or(rest);
+        if nl >= o.len
+            || d.size + d.queued + fixed + whole.len() as u64 >= limit
+            || out.room(d.nq) < head + 1
+        {
+            break;
+        }
+        for p in [ts, prefix, whole] {
+            if !p.is_empty() && out.put(0, d.nq, p) {
+                d.nq += 1;
+            }
+        }
+        d.queued += fixed + whole.len() as u64;
+        pos += nl + 1;
+    }
+    pos
+}
+
 /// More of a streamed long line (`end`: it finishes with this piece) to
 /// the directories that took its head.
 fn continue_streamed<'b>(
@@ -853,6 +932,21 @@ fn emit<'b>(
     record_end: bool,
 ) {
     let s = d.cfg.size;
+    // Fast path: the record ends before any rotation point, and its
+    // pieces fit in the directory's free slots.
+    let total: usize = pieces.iter().map(|p| p.len()).sum();
+    let after = d.size + d.queued + total as u64;
+    let below =
+        s == 0 || (after < s && s.checked_sub(o.len as u64).is_none_or(|soft| after < soft));
+    if below && d.usable() && out.room(d.nq) >= pieces.len() {
+        for &p in pieces.iter().filter(|p| !p.is_empty()) {
+            if out.put(i, d.nq, p) {
+                d.nq += 1;
+            }
+        }
+        d.queued += total as u64;
+        return;
+    }
     for &piece in pieces {
         let mut p = piece;
         while !p.is_empty() {
@@ -1448,6 +1542,11 @@ impl<'s, 'b> Out<'s, 'b> {
     /// A directory with `nq` pieces gathered has no free slot left.
     fn full(&self, nq: usize) -> bool {
         self.per > 0 && nq >= self.per
+    }
+
+    /// Free slots of a directory with `nq` pieces gathered.
+    fn room(&self, nq: usize) -> usize {
+        self.per.saturating_sub(nq)
     }
 
     /// Puts a piece in directory `i`'s slot `k`; false if it has none.

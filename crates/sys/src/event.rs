@@ -36,6 +36,8 @@ pub struct SelfPipe {
     _write: Fd,
     /// The mask to wait with: the inherited one minus the handled signals.
     wait_mask: libc::sigset_t,
+    /// The handled signals.
+    handled: libc::sigset_t,
 }
 
 impl SelfPipe {
@@ -66,7 +68,28 @@ impl SelfPipe {
             read,
             _write: write,
             wait_mask,
+            handled: set,
         })
+    }
+
+    /// Takes the handled signals that are pending right now (without
+    /// waiting), calling `f` with each. A `ppoll` that finds a descriptor
+    /// ready at once returns without delivering pending signals, so a loop
+    /// whose input never runs dry must look for them this way.
+    pub fn take_pending(&self, mut f: impl FnMut(i32)) {
+        let zero = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        loop {
+            // SAFETY: handled is an initialised sigset_t; a null siginfo
+            // pointer is allowed.
+            let sig = unsafe { libc::sigtimedwait(&self.handled, core::ptr::null_mut(), &zero) };
+            if sig <= 0 {
+                return;
+            }
+            f(sig);
+        }
     }
 
     pub fn fd(&self) -> RawFd {
