@@ -32,6 +32,13 @@
 //! the 32 KB input buffer, arriving over many reads), and ours is held to
 //! a bounded resident size while a 20 MB line goes through.
 //!
+//! Rotation without a processor is finished by a worker thread in ours
+//! (`.u`, then fsync, mode 0744, `.s` and pruning). Those tests look at
+//! the directory at the moments that matter: after thousands of fast
+//! rotations, while svlogd sits idle after a burst, right after ALRM, HUP
+//! and TERM, and with a processor switched on and off by HUP; and `-v`
+//! must announce the final `.s` names that are later deleted.
+//!
 //! Disk-full and read-only cases run in a private mount namespace
 //! (`unshare -m`) with a small tmpfs or a read-only bind mount; the test's
 //! own shell script fills and frees the tmpfs.
@@ -1932,6 +1939,603 @@ fn sigterm_after_a_complete_line_exits_0_at_once() {
 }
 
 // ---------------------------------------------------------------------------
+// Rotation's slow half in a worker thread (no processor): the main thread
+// renames `current` to `@STEM.u` and opens a new one; a worker fsyncs the
+// old file, sets mode 0744, renames it to `@STEM.s` and prunes. What is
+// left on disk must be what runit leaves, whenever one looks at it.
+
+/// Numbered lines of 12 to 71 bytes (`line NNNNNN ` and some letters), so
+/// that a lost, doubled or reordered line shows.
+fn numbered_lines(r: &mut Rng, count: usize) -> Vec<u8> {
+    let mut v = Vec::new();
+    for i in 0..count {
+        v.extend(format!("line {i:06} ").bytes());
+        v.extend((0..r.below(60)).map(|k| b'a' + (k % 26) as u8));
+        v.push(b'\n');
+    }
+    v
+}
+
+/// The `.u` files (rotated, not yet finished) in a log directory.
+fn u_files(dir: &Path) -> Vec<String> {
+    olds(dir)
+        .into_iter()
+        .filter(|n| n.ends_with(".u"))
+        .collect()
+}
+
+/// Like [`snapshot`], of a directory a running svlogd may be changing:
+/// None when an entry went away while it was being looked at.
+fn live_snapshot(dir: &Path) -> Option<Vec<Entry>> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .ok()?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()
+        .ok()?;
+    names.sort();
+    names
+        .iter()
+        .map(|n| {
+            let p = dir.join(n);
+            let md = fs::symlink_metadata(&p).ok()?;
+            Some(Entry {
+                name: mask_tai(n),
+                mode: md.permissions().mode() & 0o7777,
+                data: mask_tai(&esc(&fs::read(&p).ok()?)),
+            })
+        })
+        .collect()
+}
+
+/// Polls the snapshot of `dir` (about every millisecond) until `done`
+/// holds or `secs` have passed; returns the last snapshot either way, so
+/// the caller's assertion shows what was there.
+fn settled_snapshot(dir: &Path, secs: f64, done: impl Fn(&[Entry]) -> bool) -> Vec<Entry> {
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let mut last = Vec::new();
+    loop {
+        if let Some(snap) = live_snapshot(dir) {
+            if done(&snap) {
+                return snap;
+            }
+            last = snap;
+        }
+        if Instant::now() > deadline {
+            return last;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn many_fast_size_rotations_leave_runits_files_with_no_u_file_and_every_line_once() {
+    let sb = Sandbox::in_memory();
+    let mut r = Rng::new(4242);
+    // 1. About 2 MB in random pieces, s2000 n3 with stamps: some thousand
+    // rotations; only the last three rotated files are kept.
+    let input = numbered_lines(&mut r, 50_000);
+    let pieces = random_pieces(&mut r, &input, 16_000);
+    // 2. About 600 KB with n1000: every rotated file is kept (some 560).
+    let all_input = numbered_lines(&mut r, 14_000);
+    let all_pieces = random_pieces(&mut r, &all_input, 16_000);
+    let res = each(&sb, |bin, cwd| {
+        let d = logdir(cwd, "log", Some("s2000\nn3\n"));
+        let out = feed_pipe(bin, cwd, &["-t", "log"], &pieces);
+        let all = logdir(cwd, "all", Some("s2000\nn1000\n"));
+        let all_out = feed_pipe(bin, cwd, &["all"], &all_pieces);
+        (out, snapshot(&d), all_out, snapshot(&all), logged(&all))
+    });
+    let (out, snap, all_out, all_snap, all_logged) = &res[0].1;
+    assert_eq!(out, &(Some(0), String::new()), "s2000 n3");
+    assert_eq!(all_out, &(Some(0), String::new()), "s2000 n1000");
+    let names: Vec<(&str, u32)> = snap.iter().map(|e| (e.name.as_str(), e.mode)).collect();
+    assert_eq!(
+        names,
+        [
+            ("@X.s", 0o744),
+            ("@X.s", 0o744),
+            ("@X.s", 0o744),
+            ("config", 0o644),
+            ("current", 0o744),
+            ("lock", 0o600)
+        ],
+        "n3: three finished files, no .u; current 0744 after the clean exit"
+    );
+    let d = sb.path().join("ours/log");
+    assert!(
+        olds(&d).iter().all(|n| is_old_name(n)),
+        "names are @ + 24 hex + .s: {:?}",
+        olds(&d)
+    );
+    let kept = logged(&d);
+    let n_lines = |b: &[u8]| b.iter().filter(|&&c| c == b'\n').count();
+    assert!(
+        n_lines(&kept) > 0 && n_lines(&kept) < n_lines(&input),
+        "n3 keeps a tail only"
+    );
+    // The tail kept: the last lines of the input, each once, each stamped.
+    let unstamped: Vec<u8> = kept
+        .split_inclusive(|&c| c == b'\n')
+        .flat_map(|l| {
+            let l = std::str::from_utf8(l).unwrap();
+            stamp_time(l, 1);
+            l.as_bytes()[26..].to_vec()
+        })
+        .collect();
+    assert!(
+        input.ends_with(&unstamped) && unstamped.starts_with(b"line "),
+        "the kept files hold the unbroken end of the input ({} bytes)",
+        unstamped.len()
+    );
+    let all_names: Vec<&Entry> = all_snap
+        .iter()
+        .filter(|e| e.name.starts_with('@'))
+        .collect();
+    assert!(
+        all_names.len() > 500 && all_names.len() < 1000,
+        "n1000 keeps every rotated file ({})",
+        all_names.len()
+    );
+    for e in &all_names {
+        assert_eq!((e.name.as_str(), e.mode), ("@X.s", 0o744));
+    }
+    assert!(
+        u_files(&sb.path().join("ours/all")).is_empty(),
+        "no .u left with n1000"
+    );
+    assert!(
+        all_logged == &all_input,
+        "n1000: every line exactly once and in order across the files ({} of {} bytes)",
+        all_logged.len(),
+        all_input.len()
+    );
+    for (who, (rout, rsnap, rall_out, rall_snap, _)) in &res[1..] {
+        assert_eq!((rout, rall_out), (out, all_out), "{who}: exit and stderr");
+        same_snapshot("s2000 n3 -t", snap, rsnap);
+        same_snapshot("s2000 n1000", all_snap, rall_snap);
+    }
+}
+
+#[test]
+fn the_last_rotated_file_becomes_a_complete_0744_s_file_while_svlogd_sits_idle() {
+    // A burst that rotates 7 times, then nothing: no input, no signal. The
+    // last rotation's .u must still become a finished .s on its own.
+    let sb = Sandbox::in_memory();
+    let lines =
+        |r: std::ops::Range<usize>| -> String { r.map(|i| format!("{i:03} 456789\n")).collect() };
+    let e = |name: &str, mode: u32, data: String| Entry {
+        name: name.into(),
+        mode,
+        data,
+    };
+    // -l 20, s100: rotation once current >= 80 after a newline, so 8 lines
+    // (88 bytes) a file: 7 files from 60 lines, 4 lines in current.
+    let mut want: Vec<Entry> = (0..7)
+        .map(|k| e("@X.s", 0o744, lines(8 * k..8 * k + 8)))
+        .collect();
+    want.extend([
+        e("config", 0o644, "s100\nn0\n".into()),
+        e("current", 0o644, lines(56..60)),
+        e("lock", 0o600, String::new()),
+    ]);
+    let res = each(&sb, |bin, cwd| {
+        let d = logdir(cwd, "log", Some("s100\nn0\n"));
+        let mut l = Logger::start(bin, cwd, &["-l", "20", "log"]);
+        l.write(lines(0..60).as_bytes());
+        let t0 = Instant::now();
+        let idle = settled_snapshot(&d, 2.0, |s| s == &want[..]);
+        let took = t0.elapsed();
+        let running = l.running();
+        l.close();
+        (idle, took, running, l.wait_exit(5.0), l.err())
+    });
+    for (who, (idle, took, running, code, err)) in &res {
+        assert_eq!(
+            idle, &want,
+            "{who}: 2 s after the burst ({took:?}), with svlogd idle: seven finished \
+             .s files of 0744 holding the lines before each rotation point, no .u"
+        );
+        assert!(*running, "{who}: svlogd was still running");
+        assert_eq!((code, err.as_str()), (&Some(0), ""), "{who}");
+    }
+}
+
+#[test]
+fn sigalrm_then_sighup_at_once_leave_runits_files_and_no_u_file() {
+    // 1. ALRM and HUP sent together: runit rotates, then reopens (ours
+    // handles the HUP first, then the ALRM: the lines of stderr are
+    // compared sorted). 2. HUP sent as soon as the rotation is announced
+    // on stderr, while the worker may still be finishing the .u: HUP must
+    // wait for it. Then more lines, once the rotation is announced, and
+    // EOF. (runit may take the HUP between unblocking signals and iopause,
+    // and then acts on it only once the next lines wake it up: for runit
+    // the lines are written without waiting for the reopen. Ours is waited
+    // for, so that its files do not depend on when it looks at signals.)
+    let sb = Sandbox::new();
+    let res = each(&sb, |bin, cwd| {
+        let mut outs = Vec::new();
+        for (k, wait_for_rename) in [false, true].into_iter().enumerate() {
+            let name = format!("log{k}");
+            let d = logdir(cwd, &name, Some("n5\n"));
+            let mut l = Logger::start(bin, cwd, &["-v", &name]);
+            l.write(b"a\nb\n");
+            wait_until("a and b logged", 5.0, || {
+                read(&d.join("current")) == b"a\nb\n"
+            });
+            let rotated = |l: &Logger| {
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while !l.err().contains("rename: ") {
+                    assert!(Instant::now() < deadline, "no rotation: {}", l.err());
+                    std::hint::spin_loop();
+                }
+            };
+            l.signal(libc::SIGALRM);
+            if wait_for_rename {
+                rotated(&l);
+            }
+            l.signal(libc::SIGHUP);
+            rotated(&l);
+            if bin == ours("svlogd") {
+                l.wait_err(&format!("read: {name}/config"), 2);
+            }
+            l.write(b"c\nd\n");
+            l.close();
+            let code = l.wait_exit(5.0);
+            let mut err: Vec<String> = mask_tai(&l.err()).lines().map(String::from).collect();
+            err.sort();
+            outs.push((code, err, snapshot(&d), u_files(&d)));
+        }
+        outs
+    });
+    let outs = &res[0].1;
+    for (k, (code, err, snap, us)) in outs.iter().enumerate() {
+        let name = format!("log{k}");
+        assert_eq!(*code, Some(0), "{name}");
+        assert!(us.is_empty(), "{name}: .u files left: {us:?}");
+        let e = |n: &str, mode: u32, data: &str| Entry {
+            name: n.into(),
+            mode,
+            data: data.into(),
+        };
+        assert_eq!(
+            snap,
+            &[
+                e("@X.s", 0o744, "a\nb\n"),
+                e("config", 0o644, "n5\n"),
+                e("current", 0o744, "c\nd\n"),
+                e("lock", 0o600, "")
+            ],
+            "{name}"
+        );
+        assert!(
+            err.contains(&format!("svlogd: info: rename: {name}/current @X.s 4")),
+            "{name}: {err:#?}"
+        );
+    }
+    for (who, theirs) in &res[1..] {
+        assert_eq!(
+            outs, theirs,
+            "ours (left) vs {who} (right): exit, sorted stderr, files"
+        );
+    }
+}
+
+#[test]
+fn sigterm_right_after_a_burst_of_rotations_exits_0_with_every_line_and_no_u_file() {
+    // On a disk, where fsync takes a while. The burst ends with the line
+    // that triggers the last rotation, and TERM is sent the moment `-v`
+    // announces that rotation: ours has just handed the .u to the worker.
+    // Exit must wait for it.
+    let sb = Sandbox::new();
+    let mut r = Rng::new(777);
+    // About 29 KB, cut after the line of the last rotation. s1000 -l 100:
+    // rotation once current >= 900 after a newline (the lines are shorter
+    // than 100 bytes, so never inside one).
+    let mut input = numbered_lines(&mut r, 700);
+    let (mut size, mut rotations, mut end) = (0, 0, 0);
+    for (i, &b) in input.iter().enumerate() {
+        size += 1;
+        if b == b'\n' && size >= 900 {
+            rotations += 1;
+            size = 0;
+            end = i + 1;
+        }
+    }
+    input.truncate(end);
+    let res = each(&sb, |bin, cwd| {
+        let d = logdir(cwd, "log", Some("s1000\nn1000\n"));
+        let mut l = Logger::start(bin, cwd, &["-v", "-l", "100", "log"]);
+        l.write(&input);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while l.err().matches("rename: ").count() < rotations {
+            assert!(Instant::now() < deadline, "the burst was not logged");
+        }
+        l.signal(libc::SIGTERM);
+        if bin != ours("svlogd") {
+            // runit, mid-rotation, takes the TERM as it unblocks signals
+            // just before iopause, and then waits for input: EOF ends it.
+            l.close();
+        }
+        let code = l.wait_exit(5.0);
+        let err: String = mask_tai(&l.err())
+            .lines()
+            .filter(|l| !l.contains("rename: "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        (code, err, u_files(&d), logged(&d), snapshot(&d))
+    });
+    let (code, err, us, all, snap) = &res[0].1;
+    assert_eq!(
+        (*code, err.as_str()),
+        (
+            Some(0),
+            "svlogd: info: read: log/config\nsvlogd: info: new: log/current\n\
+             svlogd: info: sigterm received.\nsvlogd: info: close: log\n"
+        )
+    );
+    assert!(us.is_empty(), ".u files left: {us:?}");
+    assert!(all == &input, "every line once and in order");
+    let rotated: Vec<&Entry> = snap.iter().filter(|e| e.name.starts_with('@')).collect();
+    assert_eq!(rotated.len(), rotations, "{rotated:#?}");
+    for e in rotated {
+        assert_eq!((e.name.as_str(), e.mode), ("@X.s", 0o744));
+    }
+    assert_eq!(
+        read(&sb.path().join("ours/log/current")),
+        b"",
+        "the burst ended with a rotation"
+    );
+    for (who, (rcode, rerr, _, _, rsnap)) in &res[1..] {
+        assert_eq!((rcode, rerr), (code, err), "{who}");
+        same_snapshot("TERM after a burst", snap, rsnap);
+    }
+}
+
+#[test]
+fn sigterm_while_a_burst_of_rotations_is_read_leaves_a_prefix_of_lines_and_no_u_file() {
+    // TERM sent with the burst still in the pipe: whatever is logged is a
+    // prefix of the input ending at a newline, in finished .s files.
+    let sb = Sandbox::new();
+    let mut r = Rng::new(778);
+    let input = numbered_lines(&mut r, 1400); // about 58 KB, within a pipe
+    let res = each(&sb, |bin, cwd| {
+        let d = logdir(cwd, "log", Some("s1000\nn1000\n"));
+        let mut l = Logger::start(bin, cwd, &["-l", "100", "log"]);
+        // Once a first line is logged, svlogd handles TERM.
+        l.write(b"first\n");
+        wait_until("first logged", 5.0, || {
+            read(&d.join("current")) == b"first\n"
+        });
+        l.write(&input);
+        l.signal(libc::SIGTERM);
+        let code = l.wait_exit(5.0);
+        (code, l.err(), u_files(&d), logged(&d), snapshot(&d))
+    });
+    for (who, (code, err, us, all, snap)) in &res {
+        assert_eq!((*code, err.as_str()), (Some(0), ""), "{who}");
+        assert!(us.is_empty(), "{who}: .u files left: {us:?}");
+        assert!(
+            all.strip_prefix(b"first\n")
+                .is_some_and(|rest| input.starts_with(rest))
+                && all.ends_with(b"\n"),
+            "{who}: {} bytes logged, not a prefix of whole lines",
+            all.len()
+        );
+        for e in snap.iter().filter(|e| e.name.starts_with('@')) {
+            assert_eq!((e.name.as_str(), e.mode), ("@X.s", 0o744), "{who}");
+        }
+    }
+}
+
+#[test]
+fn sigterm_is_handled_while_input_keeps_arriving() {
+    // A busy service: its lines never stop coming. TERM must still end
+    // svlogd (runit unblocks its signals before each iopause, so a pending
+    // TERM is taken even when input is ready). Short lines to three
+    // directories keep svlogd slower than the writer, so the pipe is never
+    // found empty.
+    let sb = Sandbox::in_memory();
+    let lines: Vec<u8> = b"x\n".repeat(32 << 10);
+    let res = each(&sb, |bin, cwd| {
+        for d in ["a", "b", "c"] {
+            logdir(cwd, d, Some("s1000000\nn2\n"));
+        }
+        let mut l = Logger::start(bin, cwd, &["-tt", "a", "b", "c"]);
+        let mut w = l.stdin.take().unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                while !stop.load(Ordering::Relaxed) && w.write_all(&lines).is_ok() {
+                    std::hint::spin_loop();
+                }
+            });
+            std::thread::sleep(Duration::from_millis(300));
+            let running = l.running();
+            l.signal(libc::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while l.running() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let exited = !l.running();
+            stop.store(true, Ordering::Relaxed);
+            // Ends the writer if svlogd is still reading.
+            l.signal(libc::SIGKILL);
+            let code = l.wait_exit(5.0);
+            (running, exited, if exited { code } else { None }, l.err())
+        })
+    });
+    let got = same("TERM under a steady stream of input", &res);
+    assert_eq!(
+        got,
+        &(true, true, Some(0), String::new()),
+        "(running before TERM, exited within 3 s of TERM, exit code, stderr)"
+    );
+}
+
+#[test]
+fn a_processor_added_or_removed_by_sighup_switches_rotation_to_and_from_it() {
+    // The worker starts at the first rotation without processor; once HUP
+    // brings in `!tr a-z A-Z`, rotations must go through .u, the processor
+    // and .t to .s again (upper-cased), and after HUP takes the processor
+    // away, back to the worker. All as the reference does.
+    let sb = Sandbox::in_memory();
+    let lines =
+        |r: std::ops::Range<usize>| -> String { r.map(|i| format!("{i:03} abcdef\n")).collect() };
+    let res = each(&sb, |bin, cwd| {
+        let d = logdir(cwd, "log", Some("s100\nn0\n"));
+        let mut l = Logger::start(bin, cwd, &["-v", "-l", "20", "log"]);
+        l.write(lines(0..20).as_bytes());
+        wait_until("two plain rotations", 5.0, || {
+            olds(&d).iter().filter(|n| n.ends_with(".s")).count() == 2
+        });
+        fs::write(d.join("config"), "s100\nn0\n!tr a-z A-Z\n").unwrap();
+        l.signal(libc::SIGHUP);
+        l.wait_err("read: log/config", 2);
+        // Lines 16..40: three rotations through the processor.
+        l.write(lines(20..40).as_bytes());
+        l.wait_err("processed: ", 3);
+        fs::write(d.join("config"), "s100\nn0\n").unwrap();
+        l.signal(libc::SIGHUP);
+        l.wait_err("read: log/config", 3);
+        l.write(lines(40..60).as_bytes());
+        l.close();
+        let code = l.wait_exit(5.0);
+        // Whether a SIGCHLD is seen while waiting depends on timing.
+        let err: String = l
+            .err()
+            .lines()
+            .filter(|l| *l != "svlogd: info: sigchild received.")
+            .map(|l| format!("{l}\n"))
+            .collect();
+        (code, mask_tai(&err), snapshot(&d))
+    });
+    let (code, err, snap) = same("processor switched on and off by HUP", &res);
+    assert_eq!(*code, Some(0));
+    let rotated: Vec<(&str, u32, &str)> = snap
+        .iter()
+        .filter(|e| e.name.starts_with('@'))
+        .map(|e| (e.name.as_str(), e.mode, e.data.as_str()))
+        .collect();
+    // Files of 8 lines (88 bytes); HUP closes and reopens current, which
+    // keeps its lines.
+    let up = |r| lines(r).to_uppercase();
+    assert_eq!(
+        rotated,
+        [
+            ("@X.s", 0o744, lines(0..8).as_str()),
+            ("@X.s", 0o744, lines(8..16).as_str()),
+            ("@X.s", 0o744, up(16..24).as_str()),
+            ("@X.s", 0o744, up(24..32).as_str()),
+            ("@X.s", 0o744, up(32..40).as_str()),
+            ("@X.s", 0o744, lines(40..48).as_str()),
+            ("@X.s", 0o744, lines(48..56).as_str()),
+        ],
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("rename: log/current @X.u 88\n").count(),
+        3,
+        "with the processor, current becomes a .u: {err}"
+    );
+    assert_eq!(
+        err.matches("rename: log/current @X.s 88\n").count(),
+        4,
+        "without, the final name is announced: {err}"
+    );
+}
+
+/// One line of `-v` output about rotation, checked for its exact shape:
+/// `rename: DIR/current @<24 hex>.s SIZE` or `delete: DIR/@<24 hex>.s`.
+#[derive(Debug, PartialEq, Eq)]
+enum Said {
+    Rename(String),
+    Delete(String),
+    Other(String),
+}
+
+fn said(dir: &str, line: &str) -> Said {
+    let old = |n: &str| {
+        assert!(is_old_name(n) && n.ends_with(".s"), "bad name in {line:?}");
+        n.to_string()
+    };
+    if let Some(rest) = line.strip_prefix(&format!("svlogd: info: rename: {dir}/current ")) {
+        let (name, size) = rest.split_once(' ').unwrap_or_else(|| panic!("{line:?}"));
+        assert!(
+            size.parse::<u64>().is_ok_and(|s| s > 0),
+            "bad size in {line:?}"
+        );
+        Said::Rename(old(name))
+    } else if let Some(name) = line.strip_prefix(&format!("svlogd: info: delete: {dir}/")) {
+        Said::Delete(old(name))
+    } else {
+        Said::Other(line.to_string())
+    }
+}
+
+#[test]
+fn verbose_rotation_names_the_final_s_file_and_deletes_the_oldest_as_runit_does() {
+    // The rename lines come from the main thread, the delete lines from the
+    // worker, so their order may differ from runit's: the lines are
+    // compared as a sorted multiset, with the time stamps masked.
+    let sb = Sandbox::in_memory();
+    let input: String = (0..200).map(|i| format!("{i:03} 456789\n")).collect();
+    let res = each(&sb, |bin, cwd| {
+        let d = logdir(cwd, "log", Some("s100\nn2\n"));
+        let (code, err) = feed(bin, cwd, &["-v", "-l", "20", "log"], input.as_bytes());
+        (code, err, olds(&d))
+    });
+    let mut shapes = Vec::new();
+    for (who, (code, err, left)) in &res {
+        assert_eq!(*code, Some(0), "{who}: {err}");
+        let said: Vec<Said> = err.lines().map(|l| said("log", l)).collect();
+        let renamed: Vec<&String> = said
+            .iter()
+            .filter_map(|s| match s {
+                Said::Rename(n) => Some(n),
+                _ => None,
+            })
+            .collect();
+        let deleted: Vec<&String> = said
+            .iter()
+            .filter_map(|s| match s {
+                Said::Delete(n) => Some(n),
+                _ => None,
+            })
+            .collect();
+        // 200 lines of 11 bytes, 8 a file: 25 rotations (the last one
+        // right after the last line), 23 deletions.
+        assert_eq!((renamed.len(), deleted.len()), (25, 23), "{who}: {err}");
+        assert_eq!(
+            deleted,
+            renamed[..23],
+            "{who}: each deletion names the oldest file a rename announced"
+        );
+        for (j, s) in said.iter().enumerate() {
+            if let Said::Delete(n) = s {
+                let k = renamed.iter().position(|r| r == &n).unwrap();
+                let before = said[..j]
+                    .iter()
+                    .filter(|s| matches!(s, Said::Rename(_)))
+                    .count();
+                assert!(
+                    before >= k + 3,
+                    "{who}: {n} deleted before n2 newer files were announced: {err}"
+                );
+            }
+        }
+        assert_eq!(
+            left.iter().collect::<Vec<_>>(),
+            renamed[23..],
+            "{who}: the files left are the last two announced, by those names"
+        );
+        let mut lines: Vec<String> = mask_tai(err).lines().map(String::from).collect();
+        lines.sort();
+        shapes.push((*who, lines));
+    }
+    same("sorted -v lines, stamps masked", &shapes);
+}
+
+// ---------------------------------------------------------------------------
 // Deliberate differences (header comment of src/programs/svlogd.rs)
 
 #[test]
@@ -2460,13 +3064,19 @@ fn a_20_mb_line_without_newline_streams_through_in_bounded_memory() {
     // line would live. File-backed pages (the binary's text: 1.5 MB for
     // a debug build) do not grow with input.
     let mut peak_anon = 0;
-    for _ in 0..total / piece.len() {
+    let mut worst = String::new();
+    for k in 0..total / piece.len() {
         l.write(&piece);
-        peak_anon = peak_anon.max(status_kb(l.pid, "RssAnon:").unwrap());
+        let anon = status_kb(l.pid, "RssAnon:").unwrap();
+        if anon > peak_anon {
+            peak_anon = anon;
+            let status = fs::read_to_string(format!("/proc/{}/status", l.pid)).unwrap_or_default();
+            worst = format!("after write {k}:\n{status}");
+        }
     }
     assert!(
         peak_anon < 1024,
-        "anonymous resident memory reached {peak_anon} kB while a 20 MB line was written"
+        "anonymous resident memory reached {peak_anon} kB while a 20 MB line was written; {worst}"
     );
     let size = || fs::metadata(d.join("current")).map_or(0, |m| m.len());
     wait_until("20 MB in current", 8.0, || size() == total as u64);
