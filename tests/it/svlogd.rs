@@ -3058,6 +3058,12 @@ fn a_20_mb_line_without_newline_streams_through_in_bounded_memory() {
     let cwd = sb.path();
     let d = logdir(cwd, "log", Some("s0\n"));
     let mut l = Logger::start(&ours("svlogd"), cwd, &["log"]);
+    // The child may not have exec'd yet: until then /proc shows the test
+    // harness (a 1 GB address space), not svlogd.
+    wait_until("svlogd exec'd", 5.0, || {
+        fs::read_to_string(format!("/proc/{}/status", l.pid))
+            .is_ok_and(|s| s.lines().next() == Some("Name:\tsvlogd"))
+    });
     let total = 20 << 20;
     let piece: Vec<u8> = (0..64 << 10).map(|i| b'a' + (i % 26) as u8).collect();
     // Anonymous resident memory (stack, data, mappings): where a held
