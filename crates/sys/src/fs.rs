@@ -129,43 +129,21 @@ pub fn is_symlink(path: &CStr) -> bool {
     lstat(path).is_ok_and(|m| m.kind == Kind::Symlink)
 }
 
-/// Why [`list_dir`] failed.
+/// Why [`list_dir`] or [`each_entry`] failed.
 pub enum ListError {
-    /// opendir failed.
+    /// Opening the directory failed.
     Open(Errno),
-    /// readdir failed part-way.
+    /// Reading it failed part-way.
     Read(Errno),
 }
 
 /// The entry names of a directory, in directory order (`.` and `..`
-/// included, as readdir gives them).
+/// included).
 pub fn list_dir(path: &CStr) -> Result<Vec<Vec<u8>>, ListError> {
-    // SAFETY: path is NUL-terminated.
-    let dir = unsafe { libc::opendir(path.as_ptr()) };
-    if dir.is_null() {
-        return Err(ListError::Open(Errno::last()));
-    }
+    let dir = Fd::open(path, libc::O_RDONLY | libc::O_DIRECTORY, 0).map_err(ListError::Open)?;
     let mut names = Vec::new();
-    let result = loop {
-        // SAFETY: errno is reset so a NULL from readdir can be told apart.
-        unsafe { *libc::__errno_location() = 0 };
-        // SAFETY: dir is a valid DIR* until closedir below.
-        let ent = unsafe { libc::readdir(dir) };
-        if ent.is_null() {
-            let e = Errno::last();
-            break if e.0 == 0 {
-                Ok(())
-            } else {
-                Err(ListError::Read(e))
-            };
-        }
-        // SAFETY: d_name is a NUL-terminated array inside the entry.
-        let name = unsafe { CStr::from_ptr((*ent).d_name.as_ptr()) };
-        names.push(name.to_bytes().to_vec());
-    };
-    // SAFETY: dir came from opendir and is closed once.
-    unsafe { libc::closedir(dir) };
-    result.map(|()| names)
+    entries(&dir, |n| names.push(n.to_vec()))?;
+    Ok(names)
 }
 
 /// `renameat(2)` within the directory `dir`.
@@ -198,9 +176,16 @@ pub fn chmod_at(dir: &Fd, path: &CStr, mode: u32) -> Result<(), Errno> {
 /// Calls `f` with each entry name of the directory `dir` (`.` and `..`
 /// included, in directory order). Reads with getdents64 into a stack
 /// buffer: nothing is allocated, not even by libc.
-pub fn each_entry(dir: &Fd, mut f: impl FnMut(&[u8])) -> Result<(), ListError> {
+pub fn each_entry(dir: &Fd, f: impl FnMut(&[u8])) -> Result<(), ListError> {
+    // A descriptor of its own: reading moves the directory's offset.
     let own =
         Fd::open_at(dir, c".", libc::O_RDONLY | libc::O_DIRECTORY, 0).map_err(ListError::Open)?;
+    entries(&own, f)
+}
+
+/// The getdents64 loop behind [`list_dir`] and [`each_entry`], from the
+/// descriptor's current offset.
+fn entries(own: &Fd, mut f: impl FnMut(&[u8])) -> Result<(), ListError> {
     let mut buf = [0u8; 2048];
     loop {
         // SAFETY: buf is writable for its length; the kernel fills it
