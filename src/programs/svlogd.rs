@@ -478,8 +478,14 @@ impl Svlogd {
     fn run(&mut self) -> i32 {
         let mut ending = false;
         let mut next_look = 0u64;
+        // HUP and ALRM wait while a long line streams into the files, so
+        // its rest follows its head into the same file (as in runit, which
+        // looks at signals between lines).
+        let (mut reopen, mut rotate) = (false, false);
         loop {
-            self.rotate_expired();
+            if !self.input.streaming {
+                self.rotate_expired();
+            }
             let now = clock::mono_ms();
             let timeout = self
                 .dirs
@@ -526,6 +532,10 @@ impl Svlogd {
             }
             if hup {
                 info(v, &[b"sighangup received."]);
+                reopen = true;
+            }
+            if reopen && !self.input.streaming {
+                reopen = false;
                 self.close_all(false);
                 if !self.open_all() {
                     line(&[b"svlogd: fatal: no functional log directories."], None);
@@ -534,6 +544,10 @@ impl Svlogd {
             }
             if alrm {
                 info(v, &[b"sigalarm received."]);
+                rotate = true;
+            }
+            if rotate && !self.input.streaming {
+                rotate = false;
                 for i in 0..self.dirs.len() {
                     self.rotate_now(i);
                 }
