@@ -62,16 +62,10 @@ fn info(verbose: bool, pieces: &[&[u8]]) {
     }
 }
 
+/// runit's words when memory runs out at start-up.
 fn fatal_no_memory() -> i32 {
-    line(
-        &[b"svlogd: fatal: out of memory"],
-        Some(Errno(libc_enomem())),
-    );
+    line(&[b"svlogd: fatal: out of memory."], None);
     EXIT_FATAL
-}
-
-const fn libc_enomem() -> i32 {
-    12
 }
 
 pub fn main(args: Args) -> i32 {
@@ -330,18 +324,20 @@ impl Svlogd {
     }
 
     /// Opens every directory (SPEC §8.2); true if at least one is usable.
+    /// Out of memory on the way: runit's pause, then try again.
     fn open_all(&mut self) -> bool {
-        let Ok(mut texts) = Table::from_fn(self.dirs.len(), |_| None) else {
-            line(&[b"svlogd: warning: out of memory"], None);
-            return false;
+        let mut texts = loop {
+            match Table::from_fn(self.dirs.len(), |_| None) {
+                Ok(t) => break t,
+                Err(_) => pause(&[b"out of memory."], None),
+            }
         };
         for (i, text) in texts.iter_mut().enumerate() {
             self.open_dir(i, text);
         }
         self.leave();
-        if let Err(e) = self.pack_texts(&texts) {
-            line(&[b"svlogd: warning: unable to keep the configs"], Some(e));
-            return false;
+        while self.pack_texts(&texts).is_err() {
+            pause(&[b"out of memory."], None);
         }
         self.dirs.iter().any(Dir::usable)
     }
@@ -463,7 +459,8 @@ impl Svlogd {
         d.size = cur.size().unwrap_or(0);
         d.queued = 0;
         d.nq = 0;
-        d.streaming = false;
+        // `streaming` stays: a long line's rest follows its head into the
+        // reopened file (HUP in mid-line, as runit does).
         info(
             verbose,
             &[
@@ -478,14 +475,8 @@ impl Svlogd {
     fn run(&mut self) -> i32 {
         let mut ending = false;
         let mut next_look = 0u64;
-        // HUP and ALRM wait while a long line streams into the files, so
-        // its rest follows its head into the same file (as in runit, which
-        // looks at signals between lines).
-        let (mut reopen, mut rotate) = (false, false);
         loop {
-            if !self.input.streaming {
-                self.rotate_expired();
-            }
+            self.rotate_expired();
             let now = clock::mono_ms();
             let timeout = self
                 .dirs
@@ -532,10 +523,6 @@ impl Svlogd {
             }
             if hup {
                 info(v, &[b"sighangup received."]);
-                reopen = true;
-            }
-            if reopen && !self.input.streaming {
-                reopen = false;
                 self.close_all(false);
                 if !self.open_all() {
                     line(&[b"svlogd: fatal: no functional log directories."], None);
@@ -544,10 +531,6 @@ impl Svlogd {
             }
             if alrm {
                 info(v, &[b"sigalarm received."]);
-                rotate = true;
-            }
-            if rotate && !self.input.streaming {
-                rotate = false;
                 for i in 0..self.dirs.len() {
                     self.rotate_now(i);
                 }
@@ -761,7 +744,6 @@ impl Svlogd {
             d.lock = None;
             d.fd = None;
             d.processor = None;
-            d.streaming = false;
         }
     }
 }
@@ -1464,7 +1446,7 @@ fn start_processor(d: &mut Dir, text: &[u8], stem: [u8; 25], verbose: bool) {
     let Some(dfd) = &d.fd else { return };
     let Some(cmd) = text
         .get(p.start..=p.start + p.len)
-        .and_then(|b| CStr::from_bytes_with_nul(b).ok())
+        .and_then(|b| CStr::from_bytes_until_nul(b).ok())
     else {
         return;
     };

@@ -212,13 +212,13 @@ impl Fd {
 }
 
 impl Fd {
-    /// `fsync(2)`.
     /// `fchmod(2)`.
     pub fn chmod(&self, mode: u32) -> Result<(), Errno> {
         // SAFETY: plain syscall on a descriptor we own.
         cvt(unsafe { libc::fchmod(self.0, mode) }).map(|_| ())
     }
 
+    /// `fsync(2)`.
     pub fn sync(&self) -> Result<(), Errno> {
         // SAFETY: plain syscall on a descriptor we own.
         cvt_retry(|| unsafe { libc::fsync(self.0) }).map(|_| ())

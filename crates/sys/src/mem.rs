@@ -38,6 +38,8 @@ fn map_bytes(bytes: usize) -> Result<*mut u8, Errno> {
 impl<T> Table<T> {
     /// A table of `n` values made by `f(index)`.
     pub fn from_fn(n: usize, mut f: impl FnMut(usize) -> T) -> Result<Table<T>, Errno> {
+        // A mapping is page-aligned, no more.
+        const { assert!(core::mem::align_of::<T>() <= 4096) };
         let bytes = n
             .checked_mul(core::mem::size_of::<T>())
             .ok_or(Errno(libc::ENOMEM))?;

@@ -93,8 +93,9 @@ fn child_fail(plan: &SpawnPlan<'_>, msg: &[u8], e: Errno) -> ! {
 
 /// Forks and execs `plan`; returns the child's pid.
 pub fn spawn(plan: &SpawnPlan<'_>) -> Result<u32, Errno> {
-    // SAFETY: the process is single-threaded; the child below only makes
-    // async-signal-safe calls on memory prepared before the fork.
+    // SAFETY: the child below only makes async-signal-safe calls on memory
+    // prepared before the fork, so other threads (svlogd's worker) do not
+    // matter.
     let pid = unsafe { libc::fork() };
     if pid == -1 {
         return Err(Errno::last());

@@ -30,13 +30,22 @@ impl<J: Copy + Send + 'static> Worker<J> {
     /// Starts the thread (at most one per process): it runs `handle` on
     /// each job, in order.
     pub fn start(handle: fn(J)) -> Result<Worker<J>, Errno> {
-        const { assert!(size_of::<J>() <= 512) };
-        if ENTRY.load(Ordering::Acquire) != 0 {
+        const { assert!(size_of::<J>() > 0 && size_of::<J>() <= 512) };
+        // Claims the one worker slot for this J's handler.
+        if ENTRY
+            .compare_exchange(0, handle as usize, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
             return Err(Errno(libc::EBUSY));
         }
-        let (job_r, job_w) = pipe(false)?;
-        let (ack_r, ack_w) = pipe(false)?;
-        ENTRY.store(handle as usize, Ordering::Release);
+        let pipes = pipe(false).and_then(|j| pipe(false).map(|a| (j, a)));
+        let ((job_r, job_w), (ack_r, ack_w)) = match pipes {
+            Ok(p) => p,
+            Err(e) => {
+                ENTRY.store(0, Ordering::Release);
+                return Err(e);
+            }
+        };
         JOBS_FD.store(job_r.raw() as usize, Ordering::Release);
         ACKS_FD.store(ack_w.raw() as usize, Ordering::Release);
         // SAFETY: attr is initialised by pthread_attr_init before use; the
