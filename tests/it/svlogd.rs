@@ -3498,3 +3498,35 @@ fn alrm_and_hup_in_the_middle_of_a_streamed_long_line_act_at_once_as_in_runit() 
         "HUP: the rest follows"
     );
 }
+
+/// utime + stime of a process, in clock ticks.
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split(' ').collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn an_unfinished_long_line_with_time_rotation_due_does_not_spin() {
+    // t1 and a line past len left open: the time rotation is due every
+    // second; svlogd must sleep between them, not busy-wait.
+    let sb = Sandbox::new();
+    let cwd = sb.path();
+    let d = logdir(cwd, "log", Some("t1\n"));
+    let mut l = Logger::start(&ours("svlogd"), cwd, &["-l", "100", "log"]);
+    l.write(&[b'a'; 500]);
+    wait_until("the head streamed", 5.0, || {
+        read(&d.join("current")).len() == 500
+    });
+    let before = cpu_ticks(l.pid);
+    std::thread::sleep(Duration::from_millis(2500));
+    let used = cpu_ticks(l.pid) - before;
+    assert!(
+        used < 50,
+        "{used} ticks of CPU in 2.5 s with an open line and t1"
+    );
+    l.write(b"b\n");
+    l.close();
+    assert_eq!(l.wait_exit(5.0), Some(0));
+}
