@@ -1372,30 +1372,61 @@ fn is_old(name: &[u8]) -> bool {
 /// Disk full with N < n: delete the oldest `@` file if more than N.
 fn delete_for_space(d: &Dir) -> bool {
     let Some(dfd) = &d.fd else { return false };
-    let mut count = 0u64;
-    let mut oldest = [0u8; OLD_LEN + 1];
-    let listed = fs::each_entry(dfd, |n| {
-        if is_old(n) {
-            count += 1;
-            if oldest[0] == 0 || n < oldest.get(..OLD_LEN).unwrap_or(&[]) {
-                copy_name(&mut oldest, n);
+    loop {
+        let mut count = 0u64;
+        let mut oldest = [0u8; OLD_LEN + 1];
+        let listed = fs::each_entry(dfd, |n| {
+            if is_old(n) {
+                count += 1;
+                if oldest[0] == 0 || n < oldest.get(..OLD_LEN).unwrap_or(&[]) {
+                    copy_name(&mut oldest, n);
+                }
+            }
+        });
+        match listed {
+            Ok(()) => {}
+            Err(fs::ListError::Open(e)) => {
+                pause(
+                    &[
+                        b"unable to open directory, want remove old logfile: ",
+                        d.name(),
+                    ],
+                    Some(e),
+                );
+                continue;
+            }
+            Err(fs::ListError::Read(e)) => {
+                warn(
+                    &[
+                        b"unable to read directory, want remove old logfile: ",
+                        d.name(),
+                    ],
+                    Some(e),
+                );
+                return false;
             }
         }
-    });
-    if listed.is_err() || count <= d.cfg.min {
-        return false;
+        if count <= d.cfg.min {
+            return false;
+        }
+        let oldest = as_cstr(&oldest);
+        warn(
+            &[
+                b"out of disk space, delete: ",
+                d.name(),
+                b"/",
+                oldest.to_bytes(),
+            ],
+            None,
+        );
+        return match fs::unlink_at(dfd, oldest) {
+            Ok(()) => true,
+            Err(e) => {
+                warn(&[b"unable to unlink oldest logfile: ", d.name()], Some(e));
+                false
+            }
+        };
     }
-    let oldest = as_cstr(&oldest);
-    warn(
-        &[
-            b"out of disk space, delete: ",
-            d.name(),
-            b"/",
-            oldest.to_bytes(),
-        ],
-        None,
-    );
-    fs::unlink_at(dfd, oldest).is_ok()
 }
 
 /// SPEC §8.7 step 4, in the directory `dfd`: delete processor leftovers,
@@ -1450,14 +1481,6 @@ fn start_processor(d: &mut Dir, text: &[u8], stem: [u8; 25], verbose: bool) {
     else {
         return;
     };
-    if fs::stat_at(dfd, c"state").is_err() {
-        let _ = Fd::open_at(
-            dfd,
-            c"state",
-            c::O_WRONLY | c::O_CREAT | c::O_NONBLOCK,
-            0o644,
-        );
-    }
     let (input, output) = (stem_name(&stem, b".u"), stem_name(&stem, b".t"));
     let (input, output) = (as_cstr(&input), as_cstr(&output));
     let argv = [
@@ -1480,6 +1503,14 @@ fn start_processor(d: &mut Dir, text: &[u8], stem: [u8; 25], verbose: bool) {
             c::O_WRONLY | c::O_CREAT | c::O_TRUNC,
             0o644,
             &b"unable to open output for processor: "[..],
+        ),
+        // An empty `state` is made first if there is none (runit).
+        (
+            4,
+            c"state",
+            c::O_WRONLY | c::O_APPEND | c::O_CREAT,
+            0o644,
+            &b"unable to create empty state for processor: "[..],
         ),
         (
             4,
