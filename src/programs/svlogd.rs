@@ -1535,7 +1535,7 @@ fn start_processor(d: &mut Dir, text: &[u8], stem: [u8; 25], verbose: bool) {
         reset_signals: &[c::SIGTERM, c::SIGALRM, c::SIGHUP, c::SIGCHLD],
         msg_prefix: &[b"svlogd: fatal: "],
         msg_suffix: &[name],
-        on_chdir_fail: b"unable to change directory: ",
+        on_chdir_fail: b"unable to change directory, want processor: ",
         on_dup_fail: b"unable to move filedescriptor for processor: ",
         on_exec_fail: b"unable to run processor: ",
         fail_code: EXIT_FATAL,
