@@ -13,7 +13,7 @@
 use runit_sys::event::{SelfPipe, Watch};
 use runit_sys::fs::{self, Kind, ListError};
 use runit_sys::inotify::{self, Inotify};
-use runit_sys::msg::{line2, lines_of};
+use runit_sys::msg::{fmt_i64, line2, lines_of};
 use runit_sys::process::{self, path_candidates, Args, SpawnPlan};
 use runit_sys::proctitle::ProcTitle;
 use runit_sys::{c, clock, Errno, Fd};
@@ -511,7 +511,10 @@ impl Runsvdir {
 /// `path` made absolute against the directory `base` (via /proc/self/fd).
 fn absolute(base: &Fd, path: &[u8]) -> CString {
     let mut buf = [0u8; 4096];
-    let link = format!("/proc/self/fd/{}", base.raw());
+    // "/proc/self/fd/N" without format!, whose error path can panic.
+    let mut num = [0u8; 24];
+    let len = fmt_i64(i64::from(base.raw()), &mut num);
+    let link = [&b"/proc/self/fd/"[..], num.get(..len).unwrap_or(&[])].concat();
     let mut full = match CString::new(link)
         .ok()
         .and_then(|l| fs::readlink(&l, &mut buf).ok())

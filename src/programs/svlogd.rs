@@ -251,6 +251,16 @@ impl Dir {
     fn name(&self) -> &'static [u8] {
         self.name.to_bytes()
     }
+
+    /// The size below which a record ending there needs no rotation
+    /// check: the soft point `s - len` (or `s` itself when it is smaller
+    /// than `len`); none without size rotation.
+    fn rotation_point(&self, len: usize) -> u64 {
+        match self.cfg.size {
+            0 => u64::MAX,
+            s => s.checked_sub(len as u64).unwrap_or(s),
+        }
+    }
 }
 
 /// The input buffer and the state of the line that spans chunks. The
@@ -864,13 +874,7 @@ fn plain_lines<'b>(
     }
     let prefix = d.cfg.prefix.of(d.text.of(texts));
     let head = if prefix.is_empty() { 1 } else { 2 };
-    let s = d.cfg.size;
-    // Every record must end below both rotation points.
-    let limit = if s == 0 {
-        u64::MAX
-    } else {
-        s.checked_sub(o.len as u64).map_or(s, |soft| soft.min(s))
-    };
+    let limit = d.rotation_point(o.len);
     let fixed = (ts.len() + prefix.len()) as u64;
     while let Some(rest) = data.get(pos..) {
         let Some(nl) = find_byte(rest, b'\n') else {
@@ -931,9 +935,7 @@ fn emit<'b>(
     // Fast path: the record ends before any rotation point, and its
     // pieces fit in the directory's free slots.
     let total: usize = pieces.iter().map(|p| p.len()).sum();
-    let after = d.size + d.queued + total as u64;
-    let below =
-        s == 0 || (after < s && s.checked_sub(o.len as u64).is_none_or(|soft| after < soft));
+    let below = d.size + d.queued + (total as u64) < d.rotation_point(o.len);
     if below && d.usable() && out.room(d.nq) >= pieces.len() {
         for &p in pieces.iter().filter(|p| !p.is_empty()) {
             if out.put(i, d.nq, p) {

@@ -92,11 +92,6 @@ impl<J: Copy + Send + 'static> Worker<J> {
         Ok(())
     }
 
-    /// Jobs sent and not yet acknowledged.
-    pub fn outstanding(&self) -> usize {
-        self.outstanding
-    }
-
     /// Blocks until every job sent so far is done.
     pub fn wait_idle(&mut self) {
         let mut buf = [0u8; 64];
