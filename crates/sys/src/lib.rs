@@ -7,7 +7,7 @@
 //! clocks ([`clock`]), the self-pipe + poll event loop with signals
 //! ([`event`]), fork/exec from a plan prepared before the fork and reaping
 //! ([`process`]), single-write diagnostics ([`msg`]), allocator-free memory
-//! ([`mem`]) and one background thread for slow file chores ([`worker`]). Does not own any
+//! ([`mem`]) and background threads for slow file chores ([`worker`]). Does not own any
 //! program's decisions.
 
 pub mod atomic;

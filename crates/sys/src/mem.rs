@@ -143,6 +143,80 @@ pub fn find_byte(hay: &[u8], byte: u8) -> Option<usize> {
         .map(|i| base + i)
 }
 
+/// Copies `n` bytes of `buf` from `from` down to `to` (`to <= from`; the
+/// ranges may overlap). False, copying nothing, if a range is out of
+/// bounds or `to > from`. For svlogd's in-place output: 16-byte moves, no
+/// call per line, and no panic path (`copy_within` has one).
+#[inline]
+pub fn move_down(buf: &mut [u8], from: usize, to: usize, n: usize) -> bool {
+    let fits = from.checked_add(n).is_some_and(|end| end <= buf.len());
+    if to > from || !fits {
+        return false;
+    }
+    let p = buf.as_mut_ptr();
+    // SAFETY: [from, from+n) and [to, to+n) lie in buf (to <= from). Every
+    // block is read before any later block is written, and a write at
+    // `to + k` only reaches bytes below `from + k + 16`, so it never
+    // clobbers source bytes not yet read; the tail block is read first.
+    unsafe { copy_down_raw(p.add(from), p.add(to), n) };
+    true
+}
+
+/// Copies `bytes` into `buf` at `at` (false, copying nothing, if they do
+/// not fit). Small copies without a call to `memcpy`.
+#[inline]
+pub fn put_at(buf: &mut [u8], at: usize, bytes: &[u8]) -> bool {
+    let fits = at
+        .checked_add(bytes.len())
+        .is_some_and(|end| end <= buf.len());
+    if !fits {
+        return false;
+    }
+    // SAFETY: the destination range lies in buf; `bytes` is a shared
+    // borrow, so it cannot overlap the exclusively borrowed `buf`.
+    unsafe { copy_down_raw(bytes.as_ptr(), buf.as_mut_ptr().add(at), bytes.len()) };
+    true
+}
+
+/// Forward copy of `n` bytes from `src` to `dst`, for `dst <= src` or
+/// disjoint ranges, in 16-byte blocks (8/4/1 below 16 bytes).
+///
+/// # Safety
+/// Both ranges valid for `n` bytes; if they overlap, `dst <= src`.
+#[inline(always)]
+unsafe fn copy_down_raw(src: *const u8, dst: *mut u8, n: usize) {
+    use core::ptr::{read_unaligned as rd, write_unaligned as wr};
+    if n >= 16 {
+        let tail = rd(src.add(n - 16).cast::<u128>());
+        if n <= 32 {
+            // No loop: one LLVM would turn into a call to memcpy for
+            // disjoint ranges (svlogd's 26-byte stamps).
+            let first = rd(src.cast::<u128>());
+            wr(dst.cast::<u128>(), first);
+            wr(dst.add(n - 16).cast::<u128>(), tail);
+            return;
+        }
+        let mut k = 0;
+        while k + 16 < n {
+            wr(dst.add(k).cast::<u128>(), rd(src.add(k).cast::<u128>()));
+            k += 16;
+        }
+        wr(dst.add(n - 16).cast::<u128>(), tail);
+        return;
+    }
+    if n >= 8 {
+        let tail = rd(src.add(n - 8).cast::<u64>());
+        wr(dst.cast::<u64>(), rd(src.cast::<u64>()));
+        wr(dst.add(n - 8).cast::<u64>(), tail);
+        return;
+    }
+    let mut k = 0;
+    while k < n {
+        *dst.add(k) = *src.add(k);
+        k += 1;
+    }
+}
+
 #[cfg(test)]
 #[allow(
     clippy::unwrap_used,
@@ -151,7 +225,50 @@ pub fn find_byte(hay: &[u8], byte: u8) -> Option<usize> {
     clippy::indexing_slicing
 )]
 mod tests {
-    use super::Table;
+    use super::{move_down, put_at, Table};
+
+    #[test]
+    fn move_down_copies_overlapping_ranges_of_every_length_and_distance() {
+        for n in 0..70 {
+            for dist in 0..40 {
+                for to in 0..3 {
+                    let from = to + dist;
+                    let mut buf: Vec<u8> = (0..200u8).collect();
+                    let want: Vec<u8> = buf[from..from + n].to_vec();
+                    let before = buf.clone();
+                    assert!(move_down(&mut buf, from, to, n));
+                    assert_eq!(&buf[to..to + n], &want[..], "n {n} dist {dist}");
+                    assert_eq!(&buf[..to], &before[..to], "nothing below the target");
+                    let end = (to + n).max(from + n);
+                    assert_eq!(&buf[end..], &before[end..], "nothing above the ranges");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn move_down_and_put_at_refuse_what_does_not_fit() {
+        let mut buf = [1u8; 32];
+        assert!(!move_down(&mut buf, 20, 0, 13), "source past the end");
+        assert!(!move_down(&mut buf, 0, 4, 4), "upwards");
+        assert!(!move_down(&mut buf, usize::MAX, 0, 2), "overflow");
+        assert!(!put_at(&mut buf, 30, b"abc"));
+        assert!(!put_at(&mut buf, usize::MAX, b"a"));
+        assert_eq!(buf, [1u8; 32], "nothing copied");
+        assert!(put_at(&mut buf, 29, b"abc"));
+        assert_eq!(&buf[28..], b"\x01abc");
+    }
+
+    #[test]
+    fn put_at_copies_every_length() {
+        for n in 0..60 {
+            let src: Vec<u8> = (100..100 + n as u8).collect();
+            let mut buf = [0u8; 80];
+            assert!(put_at(&mut buf, 7, &src));
+            assert_eq!(&buf[7..7 + n], &src[..]);
+            assert!(buf[..7].iter().chain(&buf[7 + n..]).all(|&b| b == 0));
+        }
+    }
     use std::cell::Cell;
     use std::rc::Rc;
 

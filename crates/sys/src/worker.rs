@@ -1,11 +1,11 @@
-//! One background thread for filesystem chores whose waiting a program
-//! should not do itself (svlogd: fsync, rename and prune after a rotation,
-//! while the main thread goes on reading). Jobs are plain `Copy` values
-//! sent whole through a pipe (one `write(2)` each, atomic below PIPE_BUF);
-//! each finished job is acknowledged with one byte on a second pipe, so
-//! the sender can wait until all its jobs are done ([`Worker::wait_idle`]).
-//! Nothing is allocated; the thread blocks every signal, so signals keep
-//! going to the main thread's event loop.
+//! Background threads for filesystem chores whose waiting a program
+//! should not do itself (svlogd: fsync and rename after a rotation in one,
+//! pruning old files in another, while the main thread goes on reading).
+//! Jobs are plain `Copy` values sent whole through a pipe (one `write(2)`
+//! each, atomic below PIPE_BUF); each finished job is acknowledged with one
+//! byte on a second pipe, so the sender can wait until all its jobs are
+//! done ([`Worker::wait_idle`]). Nothing is allocated; each thread blocks
+//! every signal, so signals keep going to the main thread's event loop.
 
 use crate::errno::{cvt, cvt_retry, Errno};
 use crate::fd::{pipe, Fd};
@@ -21,36 +21,53 @@ pub struct Worker<J> {
     job: PhantomData<J>,
 }
 
-/// What the thread runs: the handler and the job pipe's read end.
-static ENTRY: AtomicUsize = AtomicUsize::new(0);
-static JOBS_FD: AtomicUsize = AtomicUsize::new(0);
-static ACKS_FD: AtomicUsize = AtomicUsize::new(0);
+/// What a thread runs: its handler and its two pipe ends.
+struct Slot {
+    entry: AtomicUsize,
+    jobs: AtomicUsize,
+    acks: AtomicUsize,
+}
+
+/// Threads a process may start.
+const SLOTS: usize = 2;
+
+#[allow(clippy::declare_interior_mutable_const)]
+const FREE: Slot = Slot {
+    entry: AtomicUsize::new(0),
+    jobs: AtomicUsize::new(0),
+    acks: AtomicUsize::new(0),
+};
+
+static SLOT: [Slot; SLOTS] = [FREE; SLOTS];
 
 impl<J: Copy + Send + 'static> Worker<J> {
-    /// Starts the thread (at most one per process): it runs `handle` on
-    /// each job, in order.
+    /// Starts a thread (at most [`SLOTS`] per process; EBUSY after): it
+    /// runs `handle` on each job, in order.
     pub fn start(handle: fn(J)) -> Result<Worker<J>, Errno> {
         const { assert!(size_of::<J>() > 0 && size_of::<J>() <= 512) };
-        // Claims the one worker slot for this J's handler.
-        if ENTRY
-            .compare_exchange(0, handle as usize, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+        // Claims a free slot for this J's handler.
+        let claimed = SLOT.iter().position(|s| {
+            s.entry
+                .compare_exchange(0, handle as usize, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        });
+        let (Some(index), Some(slot)) = (claimed, claimed.and_then(|i| SLOT.get(i))) else {
             return Err(Errno(libc::EBUSY));
-        }
+        };
         let pipes = pipe(false).and_then(|j| pipe(false).map(|a| (j, a)));
         let ((job_r, job_w), (ack_r, ack_w)) = match pipes {
             Ok(p) => p,
             Err(e) => {
-                ENTRY.store(0, Ordering::Release);
+                slot.entry.store(0, Ordering::Release);
                 return Err(e);
             }
         };
-        JOBS_FD.store(job_r.raw() as usize, Ordering::Release);
-        ACKS_FD.store(ack_w.raw() as usize, Ordering::Release);
+        slot.jobs.store(job_r.raw() as usize, Ordering::Release);
+        slot.acks.store(ack_w.raw() as usize, Ordering::Release);
         // SAFETY: attr is initialised by pthread_attr_init before use; the
-        // thread function only touches the statics set above and the two
-        // descriptors, which it then owns.
+        // thread function only touches its slot, set above, and the two
+        // descriptors, which it then owns. The argument is the slot's
+        // index, not a pointer.
         unsafe {
             let mut attr: libc::pthread_attr_t = core::mem::zeroed();
             libc::pthread_attr_init(&mut attr);
@@ -61,11 +78,12 @@ impl<J: Copy + Send + 'static> Worker<J> {
             libc::sigfillset(&mut all);
             libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
             let mut tid: libc::pthread_t = core::mem::zeroed();
-            let rc = libc::pthread_create(&mut tid, &attr, run::<J>, core::ptr::null_mut());
+            let arg = index as *mut libc::c_void;
+            let rc = libc::pthread_create(&mut tid, &attr, run::<J>, arg);
             libc::pthread_sigmask(libc::SIG_SETMASK, &old, core::ptr::null_mut());
             libc::pthread_attr_destroy(&mut attr);
             if rc != 0 {
-                ENTRY.store(0, Ordering::Release);
+                slot.entry.store(0, Ordering::Release);
                 return Err(Errno(rc));
             }
         }
@@ -104,11 +122,14 @@ impl<J: Copy + Send + 'static> Worker<J> {
     }
 }
 
-extern "C" fn run<J: Copy + Send + 'static>(_: *mut libc::c_void) -> *mut libc::c_void {
-    let entry = ENTRY.load(Ordering::Acquire);
-    let jobs = JOBS_FD.load(Ordering::Acquire) as libc::c_int;
-    let acks = ACKS_FD.load(Ordering::Acquire) as libc::c_int;
-    // SAFETY: ENTRY holds the fn(J) stored by start::<J> for this J.
+extern "C" fn run<J: Copy + Send + 'static>(arg: *mut libc::c_void) -> *mut libc::c_void {
+    let Some(slot) = SLOT.get(arg as usize) else {
+        return core::ptr::null_mut();
+    };
+    let entry = slot.entry.load(Ordering::Acquire);
+    let jobs = slot.jobs.load(Ordering::Acquire) as libc::c_int;
+    let acks = slot.acks.load(Ordering::Acquire) as libc::c_int;
+    // SAFETY: the slot holds the fn(J) stored by start::<J> for this J.
     let handle: fn(J) = unsafe { core::mem::transmute::<usize, fn(J)>(entry) };
     loop {
         let mut job = MaybeUninit::<J>::uninit();
@@ -133,5 +154,63 @@ extern "C" fn run<J: Copy + Send + 'static>(_: *mut libc::c_void) -> *mut libc::
         handle(unsafe { job.assume_init() });
         // SAFETY: one byte from a local.
         let _ = cvt(unsafe { libc::write(acks, b"k".as_ptr().cast(), 1) });
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::Worker;
+    use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    static FIRST: AtomicU64 = AtomicU64::new(0);
+    static SECOND: AtomicUsize = AtomicUsize::new(0);
+
+    fn first(job: u64) {
+        // Slow enough that wait_idle really has to wait.
+        std::thread::sleep(Duration::from_millis(2));
+        // Jobs arrive in order: each is the previous one plus one.
+        let prev = FIRST.swap(job, Ordering::SeqCst);
+        assert_eq!(prev + 1, job, "jobs out of order");
+    }
+
+    fn second(job: [u8; 300]) {
+        SECOND.fetch_add(usize::from(job[299]), Ordering::SeqCst);
+    }
+
+    fn third(_: u8) {}
+
+    // The only test here that starts threads: the slots are per process.
+    #[test]
+    fn two_workers_run_their_jobs_in_order_and_a_third_is_refused() {
+        let mut a = Worker::start(first).unwrap();
+        let mut b = Worker::start(second).unwrap();
+        assert_eq!(Worker::start(third).err().map(|e| e.0), Some(libc::EBUSY));
+        for job in 1..=20u64 {
+            a.send(job).unwrap();
+            let mut big = [0u8; 300];
+            big[299] = 3;
+            b.send(big).unwrap();
+        }
+        a.wait_idle();
+        assert_eq!(
+            FIRST.load(Ordering::SeqCst),
+            20,
+            "all 20 done after wait_idle"
+        );
+        b.wait_idle();
+        assert_eq!(
+            SECOND.load(Ordering::SeqCst),
+            60,
+            "300-byte jobs arrive whole"
+        );
+        a.send(21).unwrap();
+        a.wait_idle();
+        assert_eq!(
+            FIRST.load(Ordering::SeqCst),
+            21,
+            "a worker takes jobs again"
+        );
     }
 }
