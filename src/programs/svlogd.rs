@@ -24,7 +24,7 @@ use runit_core::tai64n::Tai64n;
 use runit_sys::event::{self, SelfPipe, Watch};
 use runit_sys::fd::{self, Piece};
 use runit_sys::fs;
-use runit_sys::mem::{find_byte, Table};
+use runit_sys::mem::{find_byte, move_down, put_at, Table};
 use runit_sys::msg::{fmt_i64, line, line2};
 use runit_sys::net::UdpError;
 use runit_sys::process::{self, Args, SpawnPlan};
@@ -37,7 +37,8 @@ const EXIT_FATAL: i32 = 111;
 const VERSION: &str = "$Id: 75895b2a099dd6ab02e9bcf480ae86011f9fc234 $";
 const PAUSE_MS: u64 = 3000;
 /// The input buffer: a partial line (shorter than `-l`) and the next read.
-const INPUT: usize = 32 * 1024;
+/// With the config texts and [`GAP`]: 40 KB, ten pages.
+const INPUT: usize = 31 * 1024;
 /// Pieces gathered per writev: two per line (stamp+prefix, line).
 const IOV: usize = 768;
 /// Reads between two looks at the signals (512 KB).
@@ -46,6 +47,8 @@ const READS: usize = 16;
 const MAX_WAIT_MS: u64 = 2744 * 1000;
 /// `@` + 24 hex digits + `.` + suffix: the names of rotated files.
 const OLD_LEN: usize = 27;
+/// `@` + 24 hex digits: a rotated file's name without its suffix.
+const STEM: usize = 25;
 
 fn warn(pieces: &[&[u8]], e: Option<Errno>) {
     line2(&[b"svlogd: warning: "], pieces, e);
@@ -143,8 +146,8 @@ pub fn main(args: Args) -> i32 {
     let Ok(dirs) = Table::from_fn(names, |k| Dir::new(args.get(first + k).unwrap_or(c""))) else {
         return fatal_no_memory();
     };
-    // The config texts, then a partial line (< len bytes), then the next read.
-    let Ok(buf) = Table::filled(INPUT.max(o.len.saturating_add(4096)), 0u8) else {
+    // The config texts, the gap (GAP), a partial line (< len bytes), the next read.
+    let Ok(buf) = Table::filled(INPUT.max(o.len.saturating_add(4096)) + GAP, 0u8) else {
         return fatal_no_memory();
     };
     let start = match fs::open_cwd() {
@@ -221,7 +224,7 @@ struct Dir {
     /// Monotonic ms of the next time-based rotation.
     deadline: Option<u64>,
     /// Running processor: pid and the `@X` stem it works on.
-    processor: Option<(u32, [u8; 25])>,
+    processor: Option<(u32, [u8; STEM])>,
     /// The long line being streamed (see [`Input::streaming`]) goes here.
     streaming: bool,
 }
@@ -265,10 +268,11 @@ impl Dir {
 
 /// The input buffer and the state of the line that spans chunks. The
 /// directories' config texts sit in front of the input (so they cost no
-/// mapping of their own, and prefixes can be gathered with the lines).
+/// mapping of their own, and prefixes can be gathered with the lines),
+/// then a gap of [`GAP`] bytes where [`chunk_in_place`] builds its output.
 struct Input {
     buf: Table<u8>,
-    /// Where the input starts: the config texts come before.
+    /// Where the input starts: the config texts and the gap come before.
     base: usize,
     /// Bytes at `base`: a partial line shorter than `-l`.
     carry: usize,
@@ -318,7 +322,7 @@ fn as_cstr(b: &[u8]) -> &CStr {
 }
 
 /// `STEM` + `suffix` (`.u`, `.t`, `.s`), NUL-terminated.
-fn stem_name(stem: &[u8; 25], suffix: &[u8; 2]) -> [u8; OLD_LEN + 1] {
+fn stem_name(stem: &[u8; STEM], suffix: &[u8; 2]) -> [u8; OLD_LEN + 1] {
     let mut name = [0u8; OLD_LEN + 1];
     for (slot, b) in name.iter_mut().zip(stem.iter().chain(suffix)) {
         *slot = *b;
@@ -356,11 +360,12 @@ impl Svlogd {
     /// partial line behind them) and points each directory at its text.
     fn pack_texts(&mut self, texts: &[Text]) -> Result<(), Errno> {
         let lens = || texts.iter().map(|t| t.as_ref().map_or(0, |t| t.len()));
-        let base: usize = lens().sum();
+        // The texts, then the gap for the in-place output, then the input.
+        let base: usize = lens().sum::<usize>() + GAP;
         let input = &mut self.input;
         let need = base + self.o.len.saturating_add(4096);
         if input.buf.len() < need {
-            input.buf.resize(need.max(INPUT), 0)?;
+            input.buf.resize(need.max(INPUT + GAP), 0)?;
         }
         move_bytes(&mut input.buf, input.base, base, input.carry);
         input.base = base;
@@ -442,7 +447,7 @@ impl Svlogd {
                         while let Err(e) = fs::rename(c"current", as_cstr(&u)) {
                             pause(&[b"unable to rename current: ", name], Some(e));
                         }
-                        prune(dfd, d.cfg.num, name, Some(&u), verbose);
+                        prune(dfd, d.cfg.num, name, &u, verbose);
                     }
                 } else {
                     fresh = false;
@@ -592,9 +597,7 @@ impl Svlogd {
 
     /// Handles `n` bytes just read behind the carried partial line: every
     /// complete line goes out (written before this returns); a new partial
-    /// line moves to the front of the buffer. (Not inlined: its gathered
-    /// pieces, 16 KB, must not add to `run`'s stack frame.)
-    #[inline(never)]
+    /// line moves to the front of the buffer.
     fn chunk(&mut self, n: usize) {
         let t = clock::now_tai64n();
         let mut ts = [0u8; 32];
@@ -609,54 +612,11 @@ impl Svlogd {
             let data = input.buf.get_mut(base..base + total).unwrap_or(&mut []);
             replace_heads(data, input.streaming, o.len, r, o.extra);
         }
-        let len = o.len;
-        let carry_ts = input.carry_ts;
-        let carry_ts_len = input.carry_ts_len;
-        let mut tail: Option<usize> = None;
-        {
-            let (texts, data) = input.buf.split_at_checked(base).unwrap_or((&[], &[]));
-            let data = data.get(..total).unwrap_or(&[]);
-            let ts = ts.get(..ts_len).unwrap_or(&[]);
-            let carry_stamp = carry_ts.get(..carry_ts_len).unwrap_or(&[]);
-            let mut slots = [Piece::EMPTY; IOV];
-            let mut out = Out::new(&mut slots, dirs.len(), bg);
-            let mut pos = 0;
-            if input.streaming {
-                let (piece, end) = match find_byte(data, b'\n') {
-                    Some(nl) => (data.get(..=nl).unwrap_or(data), true),
-                    None => (data, false),
-                };
-                continue_streamed(o, dirs, texts, &mut out, piece, end);
-                input.streaming = !end;
-                pos = piece.len();
-            }
-            loop {
-                if !(pos == 0 && carried) {
-                    pos = plain_lines(o, dirs, texts, &mut out, ts, data, pos);
-                }
-                let Some(rest) = data.get(pos..).filter(|r| !r.is_empty()) else {
-                    break;
-                };
-                let stamp = if pos == 0 && carried { carry_stamp } else { ts };
-                match find_byte(rest, b'\n') {
-                    Some(nl) => {
-                        let whole = rest.get(..=nl).unwrap_or(rest);
-                        dispatch(o, dirs, texts, &mut out, stamp, whole, Ending::InLine);
-                        pos += nl + 1;
-                    }
-                    None if rest.len() >= len => {
-                        dispatch(o, dirs, texts, &mut out, stamp, rest, Ending::Later);
-                        input.streaming = true;
-                        pos = total;
-                    }
-                    None => {
-                        tail = Some(pos);
-                        break;
-                    }
-                }
-            }
-            flush_all(dirs, &mut out);
-        }
+        let ts_now = ts.get(..ts_len).unwrap_or(&[]);
+        let tail = match in_place_head(dirs, &input.buf, ts_now) {
+            Some(head) => chunk_in_place(o, dirs, input, bg, ts_now, &head, total),
+            None => chunk_gathered(o, dirs, input, bg, ts_now, total),
+        };
         match tail {
             Some(p) => {
                 if !(p == 0 && carried) {
@@ -681,7 +641,7 @@ impl Svlogd {
             let (texts, data) = input.buf.split_at_checked(input.base).unwrap_or((&[], &[]));
             let data = data.get(..input.carry).unwrap_or(&[]);
             let ts = input.carry_ts.get(..input.carry_ts_len).unwrap_or(&[]);
-            let mut slots = [Piece::EMPTY; IOV];
+            let mut slots = [Piece::EMPTY; FEW];
             let mut out = Out::new(&mut slots, dirs.len(), bg);
             if input.streaming {
                 continue_streamed(o, dirs, texts, &mut out, b"\n", true);
@@ -854,6 +814,290 @@ fn dispatch<'b>(
     }
 }
 
+/// Room in front of the input where [`chunk_in_place`] builds its output:
+/// it is written out whenever the stamps and prefixes added fill it, once
+/// per read for lines of 90 bytes or more with `-tt` (26-byte stamps).
+const GAP: usize = 9 * 1024;
+/// The longest stamp and prefix built in place.
+const HEAD_MAX: usize = 256;
+/// Pieces gathered for the few lines [`chunk_in_place`] hands on.
+const FEW: usize = 16;
+
+/// The stamp and prefix that start every line of a chunk written in place.
+struct Head {
+    bytes: [u8; HEAD_MAX],
+    len: usize,
+}
+
+/// The head of the in-place path when it applies: one directory taking
+/// every line to its file (no patterns, no UDP), a stamp and prefix that
+/// fit in [`HEAD_MAX`].
+fn in_place_head(dirs: &[Dir], buf: &[u8], ts: &[u8]) -> Option<Head> {
+    let [d] = dirs else { return None };
+    if !d.usable() || d.cfg.has_patterns || d.cfg.udp.is_some() || d.cfg.udp_only {
+        return None;
+    }
+    let prefix = d.cfg.prefix.of(d.text.of(buf));
+    let mut head = Head {
+        bytes: [0; HEAD_MAX],
+        len: ts.len() + prefix.len(),
+    };
+    let fits = put_at(&mut head.bytes, 0, ts) && put_at(&mut head.bytes, ts.len(), prefix);
+    fits.then_some(head)
+}
+
+/// What [`general_step`] did.
+enum Step {
+    /// A line went out; the next starts here.
+    Next(usize),
+    /// A partial line shorter than `len` starts here: carry it.
+    Tail(usize),
+    /// Nothing is left of the chunk (or a long line is being streamed).
+    Done,
+}
+
+/// One line at `pos` through [`dispatch`], whatever it is: carried, long,
+/// at a rotation point, or for several directories.
+#[allow(clippy::too_many_arguments)]
+fn general_step<'b>(
+    o: &Options,
+    dirs: &mut [Dir],
+    texts: &'b [u8],
+    out: &mut Out<'_, 'b>,
+    data: &'b [u8],
+    pos: usize,
+    stamp: &'b [u8],
+    streaming: &mut bool,
+) -> Step {
+    let Some(rest) = data.get(pos..).filter(|r| !r.is_empty()) else {
+        return Step::Done;
+    };
+    match find_byte(rest, b'\n') {
+        Some(nl) => {
+            let whole = rest.get(..=nl).unwrap_or(rest);
+            dispatch(o, dirs, texts, out, stamp, whole, Ending::InLine);
+            Step::Next(pos + nl + 1)
+        }
+        None if rest.len() >= o.len => {
+            dispatch(o, dirs, texts, out, stamp, rest, Ending::Later);
+            *streaming = true;
+            Step::Done
+        }
+        None => Step::Tail(pos),
+    }
+}
+
+/// The rest of a streamed long line at the start of a chunk: up to its
+/// newline (where it ends) or all of `data`. Returns the bytes it took.
+fn stream_rest<'b>(
+    o: &Options,
+    dirs: &mut [Dir],
+    texts: &[u8],
+    out: &mut Out<'_, 'b>,
+    data: &'b [u8],
+    streaming: &mut bool,
+) -> usize {
+    let (piece, end) = match find_byte(data, b'\n') {
+        Some(nl) => (data.get(..=nl).unwrap_or(data), true),
+        None => (data, false),
+    };
+    continue_streamed(o, dirs, texts, out, piece, end);
+    *streaming = !end;
+    piece.len()
+}
+
+/// [`Svlogd::chunk`] in general: every line's pieces are gathered (for
+/// each directory its own) and written with one writev per directory.
+/// Returns where a partial line to carry starts. (Not inlined: its pieces,
+/// 12 KB of stack, are touched only when this path runs.)
+#[inline(never)]
+fn chunk_gathered(
+    o: &Options,
+    dirs: &mut [Dir],
+    input: &mut Input,
+    bg: &mut Bg,
+    ts: &[u8],
+    total: usize,
+) -> Option<usize> {
+    let carried = input.carry > 0;
+    let Input {
+        buf,
+        base,
+        streaming,
+        carry_ts,
+        carry_ts_len,
+        ..
+    } = input;
+    let (texts, data) = buf.split_at_checked(*base).unwrap_or((&[], &[]));
+    let data = data.get(..total).unwrap_or(&[]);
+    let carry_stamp = carry_ts.get(..*carry_ts_len).unwrap_or(&[]);
+    let mut slots = [Piece::EMPTY; IOV];
+    let mut out = Out::new(&mut slots, dirs.len(), bg);
+    let mut pos = 0;
+    if *streaming {
+        pos = stream_rest(o, dirs, texts, &mut out, data, streaming);
+    }
+    let tail = loop {
+        if !(pos == 0 && carried) {
+            pos = plain_lines(o, dirs, texts, &mut out, ts, data, pos);
+        }
+        let stamp = if pos == 0 && carried { carry_stamp } else { ts };
+        match general_step(o, dirs, texts, &mut out, data, pos, stamp, streaming) {
+            Step::Next(p) => pos = p,
+            Step::Tail(p) => break Some(p),
+            Step::Done => break None,
+        }
+    };
+    flush_all(dirs, &mut out);
+    tail
+}
+
+/// [`Svlogd::chunk`] for the common case (see [`in_place_head`]): runs of
+/// plain lines are built in the gap in front of the input, head then line
+/// moved down, and go out as one contiguous write (the kernel copies one
+/// buffer instead of two pieces a line); the other lines take the general
+/// path one at a time. Returns where a partial line to carry starts.
+#[inline(never)]
+fn chunk_in_place(
+    o: &Options,
+    dirs: &mut [Dir],
+    input: &mut Input,
+    bg: &mut Bg,
+    ts: &[u8],
+    head: &Head,
+    total: usize,
+) -> Option<usize> {
+    let carried = input.carry > 0;
+    let Input {
+        buf,
+        base,
+        streaming,
+        carry_ts,
+        carry_ts_len,
+        ..
+    } = input;
+    let base = *base;
+    let carry_stamp = carry_ts.get(..*carry_ts_len).unwrap_or(&[]);
+    // The carried line keeps the stamp of its first byte.
+    let carry_head = match carried {
+        true => in_place_head(dirs, buf, carry_stamp),
+        false => None,
+    };
+    let heads = Heads {
+        all: head.bytes.get(..head.len).unwrap_or(&[]),
+        first: carry_head
+            .as_ref()
+            .map(|h| h.bytes.get(..h.len).unwrap_or(&[])),
+    };
+    let mut pos = 0;
+    loop {
+        if pos == 0 && *streaming {
+            let (texts, data) = buf.split_at_checked(base).unwrap_or((&[], &[]));
+            let data = data.get(..total).unwrap_or(&[]);
+            let mut slots = [Piece::EMPTY; FEW];
+            let mut out = Out::new(&mut slots, dirs.len(), bg);
+            pos = stream_rest(o, dirs, texts, &mut out, data, streaming);
+            flush_all(dirs, &mut out);
+        }
+        if !(pos == 0 && carried && heads.first.is_none()) {
+            if let Some(d) = dirs.first_mut() {
+                pos = in_place_lines(buf, o, d, bg, &heads, base, total, pos);
+            }
+        }
+        let step = {
+            let (texts, data) = buf.split_at_checked(base).unwrap_or((&[], &[]));
+            let data = data.get(..total).unwrap_or(&[]);
+            let stamp = if pos == 0 && carried { carry_stamp } else { ts };
+            let mut slots = [Piece::EMPTY; FEW];
+            let mut out = Out::new(&mut slots, dirs.len(), bg);
+            let step = general_step(o, dirs, texts, &mut out, data, pos, stamp, streaming);
+            flush_all(dirs, &mut out);
+            step
+        };
+        match step {
+            Step::Next(p) => pos = p,
+            Step::Tail(p) => return Some(p),
+            Step::Done => return None,
+        }
+    }
+}
+
+/// The heads of a chunk's lines: the carried line (at 0) may have its own.
+struct Heads<'h> {
+    all: &'h [u8],
+    first: Option<&'h [u8]>,
+}
+
+/// The lines [`plain_lines`] would take, from `pos`, built in place: each
+/// as its head + line at the write cursor in the gap below `base` (the
+/// line moved down over input already used), written out when the gap is
+/// used up and at the end. Without heads the lines are written from where
+/// they are. Returns where the general path must go on.
+#[allow(clippy::too_many_arguments)]
+fn in_place_lines(
+    buf: &mut [u8],
+    o: &Options,
+    d: &mut Dir,
+    bg: &mut Bg,
+    heads: &Heads<'_>,
+    base: usize,
+    total: usize,
+    mut pos: usize,
+) -> usize {
+    let Some(gap) = base.checked_sub(GAP) else {
+        return pos;
+    };
+    if !d.usable() {
+        return pos;
+    }
+    let limit = d.rotation_point(o.len);
+    let start = pos;
+    let mut w = gap;
+    loop {
+        let p = base + pos;
+        let Some(nl) = buf.get(p..base + total).and_then(|r| find_byte(r, b'\n')) else {
+            break;
+        };
+        let l = nl + 1;
+        let head = match heads.first {
+            Some(h) if pos == 0 => h,
+            _ => heads.all,
+        };
+        let f = head.len();
+        let pending = if heads.all.is_empty() {
+            pos - start
+        } else {
+            w - gap
+        };
+        if nl >= o.len || d.size + (pending + f + l) as u64 >= limit {
+            break;
+        }
+        if !heads.all.is_empty() {
+            if w + f > p {
+                write_out(d, buf, gap, w, bg);
+                w = gap;
+            }
+            put_at(buf, w, head);
+            move_down(buf, p, w + f, l);
+            w += f + l;
+        }
+        pos += l;
+    }
+    if heads.all.is_empty() {
+        write_out(d, buf, base + start, base + pos, bg);
+    } else {
+        write_out(d, buf, gap, w, bg);
+    }
+    pos
+}
+
+/// Writes `buf[from..to]` to the directory's `current` (nothing if empty).
+fn write_out(d: &mut Dir, buf: &[u8], from: usize, to: usize, bg: &mut Bg) {
+    if let Some(bytes) = buf.get(from..to).filter(|b| !b.is_empty()) {
+        write_all(d, &[Piece::new(bytes)], bg);
+    }
+}
+
 /// The common case at full speed, without [`dispatch`]'s per-line work:
 /// one directory taking every line to its file (no patterns, no UDP),
 /// lines shorter than `len`, none ending near a rotation point, free
@@ -1019,8 +1263,8 @@ fn rotate(d: &mut Dir, text: &[u8], verbose: bool, bg: &mut Bg) {
     }
     bg.wait_idle();
     if d.cfg.processor.is_none() {
-        if let Some(w) = bg.get() {
-            return rotate_in_background(d, verbose, w);
+        if let Some(workers) = bg.get() {
+            return rotate_in_background(d, verbose, workers);
         }
     }
     wait_processor(d, text, verbose);
@@ -1047,9 +1291,9 @@ fn rotate(d: &mut Dir, text: &[u8], verbose: bool, bg: &mut Bg) {
     say_renamed(d, &new, verbose);
     open_new_current(d);
     let Some(dfd) = &d.fd else { return };
-    prune(dfd, d.cfg.num, name, Some(&new), verbose);
+    prune(dfd, d.cfg.num, name, &new, verbose);
     if suffix == b'u' {
-        let mut stem = [0u8; 25];
+        let mut stem = [0u8; STEM];
         for (slot, b) in stem.iter_mut().zip(new.iter()) {
             *slot = *b;
         }
@@ -1058,13 +1302,13 @@ fn rotate(d: &mut Dir, text: &[u8], verbose: bool, bg: &mut Bg) {
 }
 
 /// The main thread's half of a rotation without processor (see [`rotate`]).
-fn rotate_in_background(d: &mut Dir, verbose: bool, w: &mut Worker<Finish>) {
+fn rotate_in_background(d: &mut Dir, verbose: bool, bg: Workers<'_>) {
     let Some(dfd) = &d.fd else { return };
     let name = d.name();
     // Both names of this rotation must be free.
     let stem = loop {
         let s = fresh_name(dfd, b's');
-        let mut stem = [0u8; 25];
+        let mut stem = [0u8; STEM];
         for (slot, b) in stem.iter_mut().zip(s.iter()) {
             *slot = *b;
         }
@@ -1078,37 +1322,61 @@ fn rotate_in_background(d: &mut Dir, verbose: bool, w: &mut Worker<Finish>) {
         pause(&[b"unable to rename current: ", name], Some(e));
     }
     say_renamed(d, &s, verbose);
-    let job = Finish {
+    let prune = Prune {
         dir: dfd.raw(),
-        old: old.raw(),
         stem,
         num: d.cfg.num,
         verbose,
         name,
     };
+    let job = Finish {
+        dir: dfd.raw(),
+        old: old.raw(),
+        stem,
+        prune: bg.prune.is_none().then_some(prune),
+        name,
+    };
     open_new_current(d);
     // The worker owns the old descriptor from here on.
     core::mem::forget(old);
-    if w.send(job).is_err() {
+    if bg.finish.send(job).is_err() {
         finish_rotation(job);
+    }
+    // Pruning waits on the disk too (an unlink may wait for a discard):
+    // in a thread of its own it overlaps the fsync.
+    if let Some(w) = bg.prune {
+        if w.send(prune).is_err() {
+            prune_job(prune);
+        }
     }
 }
 
-/// What the worker does for [`rotate_in_background`].
+/// What the finishing thread does for [`rotate_in_background`].
 #[derive(Clone, Copy)]
 struct Finish {
     /// The log directory (owned by the main thread, which waits for the
-    /// worker before closing it).
+    /// workers before closing it).
     dir: RawFd,
     /// The old `current`, now `@STEM.u` (owned by the job).
     old: RawFd,
-    stem: [u8; 25],
+    stem: [u8; STEM],
+    /// Pruning too, when no thread of its own could be made for it.
+    prune: Option<Prune>,
+    name: &'static [u8],
+}
+
+/// What the pruning thread does for [`rotate_in_background`]: prune the
+/// directory, keeping `@STEM` (which may be `.u` or `.s` meanwhile).
+#[derive(Clone, Copy)]
+struct Prune {
+    dir: RawFd,
+    stem: [u8; STEM],
     num: u64,
     verbose: bool,
     name: &'static [u8],
 }
 
-/// The worker's half of a rotation: fsync, mode 0744, `.u` to `.s`, prune.
+/// The finishing half of a rotation: fsync, mode 0744, `.u` to `.s`.
 fn finish_rotation(job: Finish) {
     let old = Fd::from_raw(job.old);
     let dir = core::mem::ManuallyDrop::new(Fd::from_raw(job.dir));
@@ -1125,34 +1393,62 @@ fn finish_rotation(job: Finish) {
     while let Err(e) = fs::rename_at(&dir, as_cstr(&u), as_cstr(&s)) {
         pause(&[b"unable to rename current: ", name], Some(e));
     }
-    prune(&dir, job.num, name, Some(&s), job.verbose);
+    if let Some(p) = job.prune {
+        prune_job(p);
+    }
 }
 
-/// The rotation worker, started at the first rotation that can use it.
+fn prune_job(job: Prune) {
+    let dir = core::mem::ManuallyDrop::new(Fd::from_raw(job.dir));
+    let keep = stem_name(&job.stem, b".s");
+    prune(&dir, job.num, job.name, &keep, job.verbose);
+}
+
+/// The rotation workers, started at the first rotation that can use them.
 enum Bg {
     NotYet,
-    Running(Worker<Finish>),
+    Running {
+        finish: Worker<Finish>,
+        /// None if its thread could not be made: `finish` prunes then.
+        prune: Option<Worker<Prune>>,
+    },
     /// No thread could be made: rotations stay in the main thread.
     Unavailable,
 }
 
+/// The running workers, borrowed for one rotation.
+struct Workers<'w> {
+    finish: &'w mut Worker<Finish>,
+    prune: Option<&'w mut Worker<Prune>>,
+}
+
 impl Bg {
-    fn get(&mut self) -> Option<&mut Worker<Finish>> {
+    fn get(&mut self) -> Option<Workers<'_>> {
         if let Bg::NotYet = self {
             *self = match Worker::start(finish_rotation) {
-                Ok(w) => Bg::Running(w),
+                Ok(finish) => Bg::Running {
+                    finish,
+                    prune: Worker::start(prune_job).ok(),
+                },
                 Err(_) => Bg::Unavailable,
             };
         }
         match self {
-            Bg::Running(w) => Some(w),
+            Bg::Running { finish, prune } => Some(Workers {
+                finish,
+                prune: prune.as_mut(),
+            }),
             _ => None,
         }
     }
 
+    /// Waits until both workers are done with every job sent.
     fn wait_idle(&mut self) {
-        if let Bg::Running(w) = self {
-            w.wait_idle();
+        if let Bg::Running { finish, prune } = self {
+            finish.wait_idle();
+            if let Some(p) = prune {
+                p.wait_idle();
+            }
         }
     }
 }
@@ -1372,6 +1668,7 @@ fn is_old(name: &[u8]) -> bool {
 }
 
 /// Disk full with N < n: delete the oldest `@` file if more than N.
+#[inline(never)]
 fn delete_for_space(d: &Dir) -> bool {
     let Some(dfd) = &d.fd else { return false };
     loop {
@@ -1433,10 +1730,12 @@ fn delete_for_space(d: &Dir) -> bool {
 
 /// SPEC §8.7 step 4, in the directory `dfd`: delete processor leftovers,
 /// and the oldest old file if there are more than `num` (never `keep`, the
-/// file this rotation made).
-fn prune(dfd: &Fd, num: u64, name: &[u8], keep: Option<&[u8; OLD_LEN + 1]>, verbose: bool) {
-    let keep = keep.map(|k| k.get(..OLD_LEN).unwrap_or(&[]));
-    let mut count = 0u64;
+/// file this rotation made). `keep` counts once by its stem, whatever its
+/// suffix: the finishing thread may rename it `.u` to `.s` meanwhile, and a
+/// directory listing taken during a rename may show both names or neither.
+fn prune(dfd: &Fd, num: u64, name: &[u8], keep: &[u8; OLD_LEN + 1], verbose: bool) {
+    let keep = keep.get(..STEM).unwrap_or(&[]);
+    let mut count = 1u64;
     let mut oldest = [0u8; OLD_LEN + 1];
     let listed = fs::each_entry(dfd, |n| {
         if !is_old(n) {
@@ -1450,8 +1749,11 @@ fn prune(dfd: &Fd, num: u64, name: &[u8], keep: Option<&[u8; OLD_LEN + 1]>, verb
             }
             return;
         }
+        if n.get(..STEM) == Some(keep) {
+            return;
+        }
         count += 1;
-        if Some(n) != keep && (oldest[0] == 0 || n < oldest.get(..OLD_LEN).unwrap_or(&[])) {
+        if oldest[0] == 0 || n < oldest.get(..OLD_LEN).unwrap_or(&[]) {
             copy_name(&mut oldest, n);
         }
     });
@@ -1468,7 +1770,7 @@ fn prune(dfd: &Fd, num: u64, name: &[u8], keep: Option<&[u8; OLD_LEN + 1]>, verb
 }
 
 /// Starts `/bin/sh -c CMD` on `@X.u` in the directory (SPEC §8.8).
-fn start_processor(d: &mut Dir, text: &[u8], stem: [u8; 25], verbose: bool) {
+fn start_processor(d: &mut Dir, text: &[u8], stem: [u8; STEM], verbose: bool) {
     let Some(p) = d.cfg.processor else {
         return;
     };
