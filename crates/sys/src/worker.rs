@@ -2,22 +2,25 @@
 //! should not do itself (svlogd: fsync and rename after a rotation in one,
 //! pruning old files in another, while the main thread goes on reading).
 //! Jobs are plain `Copy` values sent whole through a pipe (one `write(2)`
-//! each, atomic below PIPE_BUF); each finished job is acknowledged with one
-//! byte on a second pipe, so the sender can wait until all its jobs are
-//! done ([`Worker::wait_idle`]). Nothing is allocated; each thread blocks
+//! each, atomic below PIPE_BUF); finished jobs are counted, so the sender
+//! can wait until all its jobs are done ([`Worker::wait_idle`]); a byte on
+//! a second pipe wakes it only if it is already waiting (no syscall at all
+//! when the jobs are done by then). Nothing is allocated; each thread blocks
 //! every signal, so signals keep going to the main thread's event loop.
 
 use crate::errno::{cvt, cvt_retry, Errno};
 use crate::fd::{pipe, Fd};
 use core::marker::PhantomData;
 use core::mem::{size_of, MaybeUninit};
-use core::sync::atomic::{AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// The sending side, owned by the main thread.
 pub struct Worker<J> {
     jobs: Fd,
     acks: Fd,
-    outstanding: usize,
+    /// Jobs sent (compared with the slot's `done`).
+    sent: usize,
+    slot: &'static Slot,
     job: PhantomData<J>,
 }
 
@@ -26,6 +29,10 @@ struct Slot {
     entry: AtomicUsize,
     jobs: AtomicUsize,
     acks: AtomicUsize,
+    /// Jobs finished by the thread.
+    done: AtomicUsize,
+    /// The sender is (about to be) blocked on the ack pipe.
+    waiting: AtomicBool,
 }
 
 /// Threads a process may start.
@@ -36,6 +43,8 @@ const FREE: Slot = Slot {
     entry: AtomicUsize::new(0),
     jobs: AtomicUsize::new(0),
     acks: AtomicUsize::new(0),
+    done: AtomicUsize::new(0),
+    waiting: AtomicBool::new(false),
 };
 
 static SLOT: [Slot; SLOTS] = [FREE; SLOTS];
@@ -62,6 +71,8 @@ impl<J: Copy + Send + 'static> Worker<J> {
                 return Err(e);
             }
         };
+        slot.done.store(0, Ordering::SeqCst);
+        slot.waiting.store(false, Ordering::SeqCst);
         slot.jobs.store(job_r.raw() as usize, Ordering::Release);
         slot.acks.store(ack_w.raw() as usize, Ordering::Release);
         // SAFETY: attr is initialised by pthread_attr_init before use; the
@@ -93,7 +104,8 @@ impl<J: Copy + Send + 'static> Worker<J> {
         Ok(Worker {
             jobs: job_w,
             acks: ack_r,
-            outstanding: 0,
+            sent: 0,
+            slot,
             job: PhantomData,
         })
     }
@@ -106,19 +118,29 @@ impl<J: Copy + Send + 'static> Worker<J> {
         if usize::try_from(n).ok() != Some(size_of::<J>()) {
             return Err(Errno(libc::EIO));
         }
-        self.outstanding += 1;
+        self.sent = self.sent.wrapping_add(1);
         Ok(())
     }
 
     /// Blocks until every job sent so far is done.
     pub fn wait_idle(&mut self) {
+        let slot = self.slot;
         let mut buf = [0u8; 64];
-        while self.outstanding > 0 {
+        // Sequentially consistent on both sides: either this thread sees
+        // the last `done`, or the worker sees `waiting` and writes a byte.
+        // A byte left over from an earlier wait only makes one read return
+        // early; the count is what decides.
+        while slot.done.load(Ordering::SeqCst) != self.sent {
+            slot.waiting.store(true, Ordering::SeqCst);
+            if slot.done.load(Ordering::SeqCst) == self.sent {
+                break;
+            }
             match self.acks.read(&mut buf) {
-                Ok(0) | Err(_) => return, // the thread is gone
-                Ok(n) => self.outstanding = self.outstanding.saturating_sub(n),
+                Ok(0) | Err(_) => break, // the thread is gone
+                Ok(_) => {}
             }
         }
+        slot.waiting.store(false, Ordering::SeqCst);
     }
 }
 
@@ -152,8 +174,11 @@ extern "C" fn run<J: Copy + Send + 'static>(arg: *mut libc::c_void) -> *mut libc
         }
         // SAFETY: all bytes of a J written by send() in this process.
         handle(unsafe { job.assume_init() });
-        // SAFETY: one byte from a local.
-        let _ = cvt(unsafe { libc::write(acks, b"k".as_ptr().cast(), 1) });
+        slot.done.fetch_add(1, Ordering::SeqCst);
+        if slot.waiting.load(Ordering::SeqCst) {
+            // SAFETY: one byte from a local.
+            let _ = cvt(unsafe { libc::write(acks, b"k".as_ptr().cast(), 1) });
+        }
     }
 }
 
