@@ -638,8 +638,7 @@ impl Svlogd {
             o, dirs, input, bg, ..
         } = self;
         {
-            let (texts, data) = input.buf.split_at_checked(input.base).unwrap_or((&[], &[]));
-            let data = data.get(..input.carry).unwrap_or(&[]);
+            let (texts, data) = texts_and_data(&input.buf, input.base, input.carry);
             let ts = input.carry_ts.get(..input.carry_ts_len).unwrap_or(&[]);
             let mut slots = [Piece::EMPTY; FEW];
             let mut out = Out::new(&mut slots, dirs.len(), bg);
@@ -846,6 +845,13 @@ fn in_place_head(dirs: &[Dir], buf: &[u8], ts: &[u8]) -> Option<Head> {
     fits.then_some(head)
 }
 
+/// The config texts in front of the input buffer, and its first `len`
+/// bytes of input (from `base`).
+fn texts_and_data(buf: &[u8], base: usize, len: usize) -> (&[u8], &[u8]) {
+    let (texts, data) = buf.split_at_checked(base).unwrap_or((&[], &[]));
+    (texts, data.get(..len).unwrap_or(&[]))
+}
+
 /// What [`general_step`] did.
 enum Step {
     /// A line went out; the next starts here.
@@ -928,8 +934,7 @@ fn chunk_gathered(
         carry_ts_len,
         ..
     } = input;
-    let (texts, data) = buf.split_at_checked(*base).unwrap_or((&[], &[]));
-    let data = data.get(..total).unwrap_or(&[]);
+    let (texts, data) = texts_and_data(buf, *base, total);
     let carry_stamp = carry_ts.get(..*carry_ts_len).unwrap_or(&[]);
     let mut slots = [Piece::EMPTY; IOV];
     let mut out = Out::new(&mut slots, dirs.len(), bg);
@@ -992,8 +997,7 @@ fn chunk_in_place(
     let mut pos = 0;
     loop {
         if pos == 0 && *streaming {
-            let (texts, data) = buf.split_at_checked(base).unwrap_or((&[], &[]));
-            let data = data.get(..total).unwrap_or(&[]);
+            let (texts, data) = texts_and_data(buf, base, total);
             let mut slots = [Piece::EMPTY; FEW];
             let mut out = Out::new(&mut slots, dirs.len(), bg);
             pos = stream_rest(o, dirs, texts, &mut out, data, streaming);
@@ -1005,8 +1009,7 @@ fn chunk_in_place(
             }
         }
         let step = {
-            let (texts, data) = buf.split_at_checked(base).unwrap_or((&[], &[]));
-            let data = data.get(..total).unwrap_or(&[]);
+            let (texts, data) = texts_and_data(buf, base, total);
             let stamp = if pos == 0 && carried { carry_stamp } else { ts };
             let mut slots = [Piece::EMPTY; FEW];
             let mut out = Out::new(&mut slots, dirs.len(), bg);
