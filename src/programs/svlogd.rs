@@ -147,7 +147,8 @@ pub fn main(args: Args) -> i32 {
         return fatal_no_memory();
     };
     // The config texts, the gap (GAP), a partial line (< len bytes), the next read.
-    let Ok(buf) = Table::filled(INPUT.max(o.len.saturating_add(4096)) + GAP, 0u8) else {
+    let size = INPUT.max(o.len.saturating_add(4096)).saturating_add(GAP);
+    let Ok(buf) = Table::filled(size, 0u8) else {
         return fatal_no_memory();
     };
     let start = match fs::open_cwd() {
@@ -363,7 +364,7 @@ impl Svlogd {
         // The texts, then the gap for the in-place output, then the input.
         let base: usize = lens().sum::<usize>() + GAP;
         let input = &mut self.input;
-        let need = base + self.o.len.saturating_add(4096);
+        let need = base.saturating_add(self.o.len).saturating_add(4096);
         if input.buf.len() < need {
             input.buf.resize(need.max(INPUT + GAP), 0)?;
         }
@@ -615,7 +616,7 @@ impl Svlogd {
         let ts_now = ts.get(..ts_len).unwrap_or(&[]);
         let tail = match in_place_head(dirs, &input.buf, ts_now) {
             Some(head) => chunk_in_place(o, dirs, input, bg, ts_now, &head, total),
-            None => chunk_gathered(o, dirs, input, bg, ts_now, total),
+            None => chunk_gathered(o, dirs, input, bg, ts_now, total, 0),
         };
         match tail {
             Some(p) => {
@@ -705,8 +706,12 @@ impl Svlogd {
                 continue;
             }
             if let Some(cur) = d.current.take() {
-                let _ = cur.sync();
-                let _ = cur.chmod(0o744);
+                while let Err(e) = cur.sync() {
+                    pause(&[b"unable to fsync current logfile: ", d.name()], Some(e));
+                }
+                while let Err(e) = cur.chmod(0o744) {
+                    pause(&[b"unable to set mode of current: ", d.name()], Some(e));
+                }
                 drop(cur);
             }
             info(v, &[b"close: ", d.name()]);
@@ -912,9 +917,9 @@ fn stream_rest<'b>(
     piece.len()
 }
 
-/// [`Svlogd::chunk`] in general: every line's pieces are gathered (for
-/// each directory its own) and written with one writev per directory.
-/// Returns where a partial line to carry starts. (Not inlined: its pieces,
+/// [`Svlogd::chunk`] in general, from `start`: every line's pieces are
+/// gathered (for each directory its own) and written with one writev per
+/// directory. Returns where a partial line to carry starts. (Not inlined: its pieces,
 /// 12 KB of stack, are touched only when this path runs.)
 #[inline(never)]
 fn chunk_gathered(
@@ -924,6 +929,7 @@ fn chunk_gathered(
     bg: &mut Bg,
     ts: &[u8],
     total: usize,
+    start: usize,
 ) -> Option<usize> {
     let carried = input.carry > 0;
     let Input {
@@ -938,8 +944,8 @@ fn chunk_gathered(
     let carry_stamp = carry_ts.get(..*carry_ts_len).unwrap_or(&[]);
     let mut slots = [Piece::EMPTY; IOV];
     let mut out = Out::new(&mut slots, dirs.len(), bg);
-    let mut pos = 0;
-    if *streaming {
+    let mut pos = start;
+    if *streaming && pos == 0 {
         pos = stream_rest(o, dirs, texts, &mut out, data, streaming);
     }
     let tail = loop {
@@ -1008,6 +1014,13 @@ fn chunk_in_place(
                 pos = in_place_lines(buf, o, d, bg, &heads, base, total, pos);
             }
         }
+        // Long lines (`len` characters or more) are gathered with the rest
+        // of the chunk: one writev for a run of them, not one each.
+        let (_, data) = texts_and_data(buf, base, total);
+        let rest = data.get(pos..).unwrap_or(&[]);
+        if find_byte(rest, b'\n').unwrap_or(rest.len()) >= o.len {
+            break;
+        }
         let step = {
             let (texts, data) = texts_and_data(buf, base, total);
             let stamp = if pos == 0 && carried { carry_stamp } else { ts };
@@ -1023,6 +1036,7 @@ fn chunk_in_place(
             Step::Done => return None,
         }
     }
+    chunk_gathered(o, dirs, input, bg, ts, total, pos)
 }
 
 /// The heads of a chunk's lines: the carried line (at 0) may have its own.
@@ -1487,7 +1501,9 @@ fn open_new_current(d: &mut Dir) {
             Err(e) => pause(&[b"unable to create new current: ", d.name()], Some(e)),
         }
     };
-    let _ = cur.chmod(0o644);
+    while let Err(e) = cur.chmod(0o644) {
+        pause(&[b"unable to set mode of current: ", d.name()], Some(e));
+    }
     d.current = Some(cur);
     d.size = 0;
 }
@@ -1738,28 +1754,36 @@ fn delete_for_space(d: &Dir) -> bool {
 /// directory listing taken during a rename may show both names or neither.
 fn prune(dfd: &Fd, num: u64, name: &[u8], keep: &[u8; OLD_LEN + 1], verbose: bool) {
     let keep = keep.get(..STEM).unwrap_or(&[]);
-    let mut count = 1u64;
-    let mut oldest = [0u8; OLD_LEN + 1];
-    let listed = fs::each_entry(dfd, |n| {
-        if !is_old(n) {
-            return;
-        }
-        if n.last() == Some(&b't') {
-            let mut t = [0u8; OLD_LEN + 1];
-            copy_name(&mut t, n);
-            if let Err(e) = fs::unlink_at(dfd, as_cstr(&t)) {
-                warn(&[b"unable to unlink processor leftover: ", n], Some(e));
+    let (mut count, mut oldest) = (1u64, [0u8; OLD_LEN + 1]);
+    let listed = loop {
+        let listed = fs::each_entry(dfd, |n| {
+            if !is_old(n) {
+                return;
             }
-            return;
+            if n.last() == Some(&b't') {
+                let mut t = [0u8; OLD_LEN + 1];
+                copy_name(&mut t, n);
+                if let Err(e) = fs::unlink_at(dfd, as_cstr(&t)) {
+                    warn(&[b"unable to unlink processor leftover: ", n], Some(e));
+                }
+                return;
+            }
+            if n.get(..STEM) == Some(keep) {
+                return;
+            }
+            count += 1;
+            if oldest[0] == 0 || n < oldest.get(..OLD_LEN).unwrap_or(&[]) {
+                copy_name(&mut oldest, n);
+            }
+        });
+        match listed {
+            Err(fs::ListError::Open(e)) => {
+                pause(&[b"unable to open directory, want rotate: ", name], Some(e));
+                (count, oldest) = (1, [0; OLD_LEN + 1]);
+            }
+            other => break other,
         }
-        if n.get(..STEM) == Some(keep) {
-            return;
-        }
-        count += 1;
-        if oldest[0] == 0 || n < oldest.get(..OLD_LEN).unwrap_or(&[]) {
-            copy_name(&mut oldest, n);
-        }
-    });
+    };
     if let Err(fs::ListError::Open(e)) | Err(fs::ListError::Read(e)) = listed {
         return warn(&[b"unable to read directory: ", name], Some(e));
     }
