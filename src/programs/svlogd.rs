@@ -24,7 +24,7 @@ use runit_core::tai64n::Tai64n;
 use runit_sys::event::{self, SelfPipe, Watch};
 use runit_sys::fd::{self, Piece};
 use runit_sys::fs;
-use runit_sys::mem::{find_byte, move_down, put_at, Table};
+use runit_sys::mem::{find_byte, move_bytes, move_down, put_at, Table};
 use runit_sys::msg::{fmt_i64, line, line2};
 use runit_sys::net::UdpError;
 use runit_sys::process::{self, Args, SpawnPlan};
@@ -252,6 +252,11 @@ impl Dir {
         self.current.is_some()
     }
 
+    /// Usable and taking every line to its file alone: no patterns, no UDP.
+    fn plain(&self) -> bool {
+        self.usable() && !self.cfg.has_patterns && self.cfg.udp.is_none() && !self.cfg.udp_only
+    }
+
     fn name(&self) -> &'static [u8] {
         self.name.to_bytes()
     }
@@ -374,7 +379,7 @@ impl Svlogd {
         for ((d, t), len) in self.dirs.iter_mut().zip(texts).zip(lens()) {
             d.text = Span { start: at, len };
             if let Some(t) = t {
-                move_into(&mut input.buf, at, t);
+                put_at(&mut input.buf, at, t);
             }
             at += len;
         }
@@ -624,7 +629,7 @@ impl Svlogd {
                     input.carry_ts = ts;
                     input.carry_ts_len = ts_len;
                 }
-                move_bytes(&mut input.buf, base + p, base, total - p);
+                move_down(&mut input.buf, base + p, base, total - p);
                 input.carry = total - p;
             }
             None => input.carry = 0,
@@ -768,15 +773,16 @@ fn dispatch<'b>(
             (b'+', b'E')
         };
         let prefix = d.cfg.prefix.of(cfg_text);
+        // What stderr and UDP get: the first `len` characters.
+        let line = [ts, prefix, head, dots, b"\n"].map(Piece::new);
         if err == b'e' {
-            let line = [ts, prefix, head, dots, b"\n"].map(Piece::new);
             let _ = fd::writev(2, &line);
         }
         if log != b'+' {
             continue;
         }
         if let Some(u) = d.cfg.udp {
-            match runit_sys::net::send_udp(u.addr, u.port, &[ts, prefix, head, dots, b"\n"]) {
+            match runit_sys::net::send_udp(u.addr, u.port, &line) {
                 Err(UdpError::Socket(_)) => emit(
                     o,
                     d,
@@ -828,6 +834,7 @@ const HEAD_MAX: usize = 256;
 const FEW: usize = 16;
 
 /// The stamp and prefix that start every line of a chunk written in place.
+#[derive(Clone, Copy)]
 struct Head {
     bytes: [u8; HEAD_MAX],
     len: usize,
@@ -838,7 +845,7 @@ struct Head {
 /// fit in [`HEAD_MAX`].
 fn in_place_head(dirs: &[Dir], buf: &[u8], ts: &[u8]) -> Option<Head> {
     let [d] = dirs else { return None };
-    if !d.usable() || d.cfg.has_patterns || d.cfg.udp.is_some() || d.cfg.udp_only {
+    if !d.plain() {
         return None;
     }
     let prefix = d.cfg.prefix.of(d.text.of(buf));
@@ -989,11 +996,13 @@ fn chunk_in_place(
     } = input;
     let base = *base;
     let carry_stamp = carry_ts.get(..*carry_ts_len).unwrap_or(&[]);
-    // The carried line keeps the stamp of its first byte.
-    let carry_head = match carried {
-        true => in_place_head(dirs, buf, carry_stamp),
-        false => None,
-    };
+    // The carried line keeps the stamp of its first byte (as long as the
+    // current one: the stamp level is fixed).
+    let carry_head = (carried && carry_stamp.len() == ts.len()).then(|| {
+        let mut h = *head;
+        put_at(&mut h.bytes, 0, carry_stamp);
+        h
+    });
     let heads = Heads {
         all: head.bytes.get(..head.len).unwrap_or(&[]),
         first: carry_head
@@ -1001,14 +1010,14 @@ fn chunk_in_place(
             .map(|h| h.bytes.get(..h.len).unwrap_or(&[])),
     };
     let mut pos = 0;
+    if *streaming {
+        let (texts, data) = texts_and_data(buf, base, total);
+        let mut slots = [Piece::EMPTY; FEW];
+        let mut out = Out::new(&mut slots, dirs.len(), bg);
+        pos = stream_rest(o, dirs, texts, &mut out, data, streaming);
+        flush_all(dirs, &mut out);
+    }
     loop {
-        if pos == 0 && *streaming {
-            let (texts, data) = texts_and_data(buf, base, total);
-            let mut slots = [Piece::EMPTY; FEW];
-            let mut out = Out::new(&mut slots, dirs.len(), bg);
-            pos = stream_rest(o, dirs, texts, &mut out, data, streaming);
-            flush_all(dirs, &mut out);
-        }
         if !(pos == 0 && carried && heads.first.is_none()) {
             if let Some(d) = dirs.first_mut() {
                 pos = in_place_lines(buf, o, d, bg, &heads, base, total, pos);
@@ -1130,7 +1139,7 @@ fn plain_lines<'b>(
     mut pos: usize,
 ) -> usize {
     let [d] = dirs else { return pos };
-    if !d.usable() || d.cfg.has_patterns || d.cfg.udp.is_some() || d.cfg.udp_only {
+    if !d.plain() {
         return pos;
     }
     let prefix = d.cfg.prefix.of(d.text.of(texts));
@@ -1575,30 +1584,6 @@ fn nul_terminate_processor(cfg: &mut Config, text: &mut Text) -> Result<(), Errn
     Ok(())
 }
 
-/// Copies `n` bytes at `from` to `to` within `buf` (the ranges may
-/// overlap). A plain loop: `copy_within` would bring in a panic path.
-fn move_bytes(buf: &mut [u8], from: usize, to: usize, n: usize) {
-    let mut step = |k: usize| {
-        if let Some(&b) = buf.get(from + k) {
-            if let Some(slot) = buf.get_mut(to + k) {
-                *slot = b;
-            }
-        }
-    };
-    if to <= from {
-        (0..n).for_each(&mut step);
-    } else {
-        (0..n).rev().for_each(&mut step);
-    }
-}
-
-/// Copies `bytes` into `buf` at `at`.
-fn move_into(buf: &mut [u8], at: usize, bytes: &[u8]) {
-    for (slot, b) in buf.iter_mut().skip(at).zip(bytes) {
-        *slot = *b;
-    }
-}
-
 /// Replaces, in place, the characters `-r`/`-R` name in the first `len`
 /// characters of every line in `data` (not in the rest of a streamed
 /// line). Doing it twice changes nothing, so a carried line may be
@@ -1626,15 +1611,11 @@ fn replace_heads(data: &mut [u8], streaming: bool, len: usize, r: u8, extra: &[u
 fn write_all(d: &mut Dir, pieces: &[Piece<'_>], bg: &mut Bg) {
     let mut first = 0;
     let mut head: Option<Piece<'_>> = None;
-    let mut batch = [Piece::EMPTY; 1];
     while first < pieces.len() {
         let Some(cur) = &d.current else { return };
         // The first piece may be partly written already (`head`).
         let res = match head {
-            Some(h) => {
-                batch = [h];
-                fd::writev(cur.raw(), &batch)
-            }
+            Some(h) => fd::writev(cur.raw(), &[h]),
             None => fd::writev(cur.raw(), pieces.get(first..).unwrap_or(&[])),
         };
         match res {
@@ -1671,14 +1652,11 @@ fn write_all(d: &mut Dir, pieces: &[Piece<'_>], bg: &mut Bg) {
             Err(e) => pause(&[b"unable to write to current: ", d.name()], Some(e)),
         }
     }
-    let _ = batch;
 }
 
 /// Puts a rotated file's name into a NUL-terminated buffer.
 fn copy_name(to: &mut [u8; OLD_LEN + 1], name: &[u8]) {
-    for (slot, b) in to.iter_mut().zip(name.iter().take(OLD_LEN)) {
-        *slot = *b;
-    }
+    put_at(to, 0, name);
 }
 
 /// The oldest-first scan of a directory's rotated files (`@` + 26).

@@ -162,6 +162,22 @@ pub fn move_down(buf: &mut [u8], from: usize, to: usize, n: usize) -> bool {
     true
 }
 
+/// Copies `n` bytes of `buf` from `from` to `to`, in either direction (the
+/// ranges may overlap). False, copying nothing, if a range is out of bounds.
+pub fn move_bytes(buf: &mut [u8], from: usize, to: usize, n: usize) -> bool {
+    if to <= from {
+        return move_down(buf, from, to, n);
+    }
+    let fits = to.checked_add(n).is_some_and(|end| end <= buf.len());
+    if !fits {
+        return false;
+    }
+    let p = buf.as_mut_ptr();
+    // SAFETY: from < to, so both ranges lie in buf; ptr::copy is memmove.
+    unsafe { core::ptr::copy(p.add(from), p.add(to), n) };
+    true
+}
+
 /// Copies `bytes` into `buf` at `at` (false, copying nothing, if they do
 /// not fit). Small copies without a call to `memcpy`.
 #[inline]
@@ -225,7 +241,7 @@ unsafe fn copy_down_raw(src: *const u8, dst: *mut u8, n: usize) {
     clippy::indexing_slicing
 )]
 mod tests {
-    use super::{move_down, put_at, Table};
+    use super::{move_bytes, move_down, put_at, Table};
 
     #[test]
     fn move_down_copies_overlapping_ranges_of_every_length_and_distance() {
@@ -257,6 +273,26 @@ mod tests {
         assert_eq!(buf, [1u8; 32], "nothing copied");
         assert!(put_at(&mut buf, 29, b"abc"));
         assert_eq!(&buf[28..], b"\x01abc");
+    }
+
+    #[test]
+    fn move_bytes_moves_either_way_and_refuses_what_does_not_fit() {
+        for (from, to, n) in [
+            (10, 3, 20),
+            (3, 10, 20),
+            (0, 50, 50),
+            (50, 0, 50),
+            (7, 7, 9),
+        ] {
+            let mut buf: Vec<u8> = (0..100u8).collect();
+            let want: Vec<u8> = buf[from..from + n].to_vec();
+            assert!(move_bytes(&mut buf, from, to, n));
+            assert_eq!(&buf[to..to + n], &want[..], "{from} -> {to}, {n} bytes");
+        }
+        let mut buf = [1u8; 16];
+        assert!(!move_bytes(&mut buf, 0, 8, 9), "up, past the end");
+        assert!(!move_bytes(&mut buf, 8, 0, 9), "down, from past the end");
+        assert_eq!(buf, [1u8; 16]);
     }
 
     #[test]

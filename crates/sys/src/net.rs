@@ -2,7 +2,7 @@
 //! as runit does (so the source port varies), closed right after.
 
 use crate::errno::{cvt, Errno};
-use crate::fd::Fd;
+use crate::fd::{Fd, Piece};
 
 /// Why a datagram was not sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,9 +13,8 @@ pub enum UdpError {
     Send,
 }
 
-/// Sends one datagram, the concatenated `pieces` (at most 8), to
-/// `addr:port` (IPv4).
-pub fn send_udp(addr: [u8; 4], port: u16, pieces: &[&[u8]]) -> Result<(), UdpError> {
+/// Sends one datagram, the concatenated `pieces`, to `addr:port` (IPv4).
+pub fn send_udp(addr: [u8; 4], port: u16, pieces: &[Piece<'_>]) -> Result<(), UdpError> {
     // SAFETY: plain syscall; the descriptor is owned by Fd below.
     let fd = cvt(unsafe {
         libc::socket(
@@ -34,21 +33,15 @@ pub fn send_udp(addr: [u8; 4], port: u16, pieces: &[&[u8]]) -> Result<(), UdpErr
         },
         sin_zero: [0; 8],
     };
-    let mut iov = [std::io::IoSlice::new(&[]); 8];
-    let mut total = 0;
-    for (slot, p) in iov.iter_mut().zip(pieces) {
-        *slot = std::io::IoSlice::new(p);
-        total += p.len();
-    }
-    let count = pieces.len().min(iov.len());
+    let total: usize = pieces.iter().map(Piece::len).sum();
     // SAFETY: an all-zero msghdr is valid; the fields set below point to
-    // sa and iov, which outlive the call.
+    // sa and pieces, which outlive the call.
     let mut mh: libc::msghdr = unsafe { core::mem::zeroed() };
     mh.msg_name = (&sa as *const libc::sockaddr_in).cast_mut().cast();
     mh.msg_namelen = core::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-    mh.msg_iov = iov.as_ptr().cast_mut().cast();
-    mh.msg_iovlen = count as _;
-    // SAFETY: mh describes valid memory for the call (IoSlice is an iovec).
+    mh.msg_iov = pieces.as_ptr().cast_mut().cast();
+    mh.msg_iovlen = pieces.len() as _;
+    // SAFETY: mh describes valid memory for the call (Piece is an iovec).
     let n = unsafe { libc::sendmsg(sock.raw(), &mh, 0) };
     if usize::try_from(n).ok() == Some(total) {
         Ok(())

@@ -166,10 +166,18 @@ extern "C" fn run<J: Copy + Send + 'static>(arg: *mut libc::c_void) -> *mut libc
                 )
             };
             match usize::try_from(n) {
-                Ok(0) => return core::ptr::null_mut(),
-                Ok(n) => got += n,
+                Ok(n) if n > 0 => got += n,
                 Err(_) if Errno::last().0 == libc::EINTR => {}
-                Err(_) => return core::ptr::null_mut(),
+                // The sender is gone (or the pipe broke): closing the ack
+                // end lets a waiting sender see end of file.
+                _ => {
+                    // SAFETY: both descriptors belong to this thread.
+                    unsafe {
+                        libc::close(jobs);
+                        libc::close(acks);
+                    }
+                    return core::ptr::null_mut();
+                }
             }
         }
         // SAFETY: all bytes of a J written by send() in this process.
